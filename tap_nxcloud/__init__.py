@@ -1,0 +1,1 @@
+"""Singer tap for NXCloud call detail records."""

@@ -1,0 +1,27 @@
+"""Exceptions whose message is the one line a user sees."""
+
+from __future__ import annotations
+
+
+class TapError(Exception):
+    """A failure a user can act on: the CLI prints its message as one line and exits 1."""
+
+
+class ApiError(TapError):
+    """The API refused the request, or kept failing after retries."""
+
+
+class TransientError(Exception):
+    """A failure worth retrying: rate limits, server errors, broken connections or bodies.
+
+    `attempts` caps the tries for this kind of failure (e.g. a clock-skew rejection is tried twice),
+    `hint` is what the final message tells the user to check.
+    """
+
+    def __init__(self, reason: str, *, retry_after: float | None = None,
+                 attempts: int | None = None, hint: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.attempts = attempts
+        self.hint = hint

@@ -1,0 +1,48 @@
+"""Cutting a time range into windows, sized to the data.
+
+A window is [start, end) in whole seconds of a stream's clock. It is the unit of concurrency and of
+checkpointing: the bookmark moves to a window's end once all its rows are out, so a killed run
+refetches at most the window it was in. Windows aim at `target_rows` rows: big enough that the one
+partial page each window costs stays a small share of the requests, small enough to bound the work
+a restart repeats. The density of the last completed window sizes the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int
+    end: int  # exclusive
+
+    @property
+    def seconds(self) -> int:
+        return self.end - self.start
+
+
+class WindowPlanner:
+    def __init__(self, start: int, end: int, *, initial: int, minimum: int, maximum: int,
+                 target_rows: int) -> None:
+        self._next = start
+        self._end = end
+        self._size = max(minimum, min(initial, maximum))
+        self._min, self._max = minimum, maximum
+        self._target = target_rows
+        self.observed = 0
+
+    def next(self) -> Window | None:
+        if self._next >= self._end:
+            return None
+        window = Window(self._next, min(self._next + self._size, self._end))
+        self._next = window.end
+        return window
+
+    def observe(self, window: Window, rows: int) -> None:
+        """Resize later windows from the rows this one held (growth capped at 8x a step)."""
+        self.observed += 1
+        if window.seconds < self._size and rows < self._target:
+            return  # the range's clipped last window says little about density
+        ideal = window.seconds * self._target / rows if rows else window.seconds * 8
+        self._size = int(max(self._min, min(ideal, window.seconds * 8, self._max)))
