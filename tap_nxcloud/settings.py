@@ -7,6 +7,7 @@ secret: singer-sdk's own JSON Schema messages echo the offending value, so they 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -109,7 +110,7 @@ def _type_errors(config: dict) -> list[str]:
         if "integer" in kinds and (isinstance(value, bool) or not isinstance(value, int)):
             errors.append(f"{name} must be a whole number")
         elif "number" in kinds and (isinstance(value, bool)
-                                    or not isinstance(value, int | float)):
+                                    or not isinstance(value, int | float | Decimal)):
             errors.append(f"{name} must be a number")
         elif "string" in kinds and not isinstance(value, str):
             errors.append(f"{name} must be a string")

@@ -1,0 +1,113 @@
+"""Shared fixtures: the API double on 127.0.0.1 and the real tap CLI run as a subprocess."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tap_nxcloud.double import ApiDouble
+from tap_nxcloud.double.data import cc_rows, flash_rows
+
+ZONE = ZoneInfo("Asia/Shanghai")
+BIN = Path(sys.executable).parent
+TAP = str(BIN / "tap-nxcloud")
+WALL_FIELDS = ("gmtCreate", "gmtModified", "callStartAt", "callEndAt", "callbackAt")
+# The fixed data range of most tests: 3 days from 2026-10-01 00:00 Shanghai time.
+START_WALL = "2026-10-01 00:00:00"
+START_MS = int(dt.datetime(2026, 10, 1, tzinfo=ZONE).timestamp() * 1000)
+SPAN_S = 3 * 86400
+
+
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    messages: list[dict] = field(default_factory=list)
+
+    def records(self, stream: str) -> list[dict]:
+        return [m["record"] for m in self.messages
+                if m["type"] == "RECORD" and m["stream"] == stream]
+
+    @property
+    def states(self) -> list[dict]:
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def schemas(self) -> dict[str, dict]:
+        return {m["stream"]: m for m in self.messages if m["type"] == "SCHEMA"}
+
+
+def parse_messages(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def run_tap(config: dict, tmp_path: Path, *args: str, state: dict | None = None,
+            env: dict | None = None, timeout: float = 120) -> Run:
+    cfg = tmp_path / f"config-{time.monotonic_ns()}.json"
+    cfg.write_text(json.dumps(config))
+    cmd = [TAP, "--config", str(cfg), *args]
+    if state is not None:
+        st = tmp_path / f"state-{time.monotonic_ns()}.json"
+        st.write_text(json.dumps(state))
+        cmd += ["--state", str(st)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+    run = Run(proc.returncode, proc.stdout, proc.stderr)
+    if proc.stdout.lstrip().startswith("{\"type\""):
+        run.messages = parse_messages(proc.stdout)
+    return run
+
+
+def expected_flash(row: dict, zone: ZoneInfo = ZONE) -> dict:
+    """What the tap must emit for a row the double holds: wall-clock fields as RFC 3339."""
+    out = dict(row)
+    for f in WALL_FIELDS:
+        if out.get(f) is not None:
+            naive = dt.datetime.strptime(out[f], "%Y-%m-%d %H:%M:%S")
+            out[f] = naive.replace(tzinfo=zone).isoformat()
+    return out
+
+
+def config_for(double: ApiDouble, **extra) -> dict:
+    c = double.credentials
+    return {"api_url": double.url, "start_date": "2026-10-01",
+            "end_date": "2026-10-04T00:00:00+08:00",
+            "flash_call_app_key": c.flash_app_key, "flash_call_app_secret": c.flash_app_secret,
+            "cc_access_key": c.cc_access_key, "cc_access_secret": c.cc_access_secret,
+            "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.5, **extra}
+
+
+@pytest.fixture
+def double():
+    with ApiDouble() as d:
+        yield d
+
+
+@pytest.fixture
+def loaded(double):
+    """The double with 1 500 rows per stream over three days."""
+    double.flash.add(flash_rows(1500, seed=11, start=START_WALL, span_seconds=SPAN_S))
+    double.cc.add(cc_rows(1500, seed=11, start_ms=START_MS, span_ms=SPAN_S * 1000))
+    return double
+
+
+def assert_exact(run: Run, double: ApiDouble, *, flash_from: str = "", cc_from: int = 0) -> None:
+    """Every row the double holds (from the given point on) came out once, field for field."""
+    flash = run.records("flash_call_cdrs")
+    want_flash = [expected_flash(r) for r in double.flash.rows() if r["gmtCreate"] >= flash_from]
+    assert len({r["id"] for r in flash}) == len(flash), "duplicate flash rows"
+    assert sorted(flash, key=lambda r: r["id"]) == sorted(want_flash, key=lambda r: r["id"])
+    cc = run.records("cc_cdrs")
+    want_cc = [r for r in double.cc.rows() if r["startTime"] >= cc_from]
+    assert len({r["callId"] for r in cc}) == len(cc), "duplicate cc rows"
+    assert sorted(cc, key=lambda r: r["callId"]) == sorted(want_cc, key=lambda r: r["callId"])
