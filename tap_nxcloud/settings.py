@@ -7,8 +7,8 @@ secret: singer-sdk's own JSON Schema messages echo the offending value, so they 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from zoneinfo import ZoneInfo
 
@@ -101,7 +102,7 @@ def test_planner_covers_the_range_without_gaps_and_adapts():
         planner.observe(w, rows=w.seconds // 36)  # 100 rows an hour
         w = planner.next()
     assert windows[0] == Window(0, 3600)
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:]))
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
     assert windows[-1].end == 100_000
     assert windows[1].seconds == 8 * 3600  # growth is capped at 8x a step
     assert windows[2].seconds == 36_000  # then sized to ~1000 rows
@@ -137,7 +138,7 @@ def test_setting_dates():
         2026, 9, 30, 16, tzinfo=UTC)
     assert parse_instant("start_date", "2026-10-01T00:00:00Z", zone) == dt.datetime(
         2026, 10, 1, tzinfo=UTC)
-    with pytest.raises(SettingError, match="start_date.*offset"):
+    with pytest.raises(SettingError, match=r"start_date.*offset"):
         parse_instant("start_date", "2026-10-01T00:00:00", zone)
     with pytest.raises(SettingError, match="end_date: cannot read"):
         parse_instant("end_date", "yesterday", zone)
