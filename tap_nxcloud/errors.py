@@ -14,8 +14,8 @@ class ApiError(TapError):
 class TransientError(Exception):
     """A failure worth retrying: rate limits, server errors, broken connections or bodies.
 
-    `attempts` caps the tries for this kind of failure (e.g. a clock-skew rejection is tried twice),
-    `hint` is what the final message tells the user to check.
+    `attempts` caps how often this kind of failure (named by `reason`) may occur for one request
+    (a clock-skew rejection: twice), `hint` is what the final message tells the user to check.
     """
 
     def __init__(self, reason: str, *, retry_after: float | None = None,

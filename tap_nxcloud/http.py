@@ -118,6 +118,7 @@ class Client:
 
     def call(self, request: requests.Request, check: Callable[[requests.Response], Any]) -> Any:
         attempt = 0
+        seen: dict[str, int] = {}
         while True:
             attempt += 1
             solo = self.throttle.wait_turn(self.cancel)
@@ -141,12 +142,14 @@ class Client:
             else:
                 self.throttle.done(solo, ok=True)
                 return result
-            limit = min(failure.attempts or self.max_tries, self.max_tries)
-            pause = failure.retry_after if failure.retry_after is not None else self.delay(attempt)
-            self.throttle.done(solo, ok=False, pause=0.0 if attempt >= limit else pause)
-            if attempt >= limit:
+            seen[failure.reason] = seen.get(failure.reason, 0) + 1
+            last = attempt >= self.max_tries or seen[failure.reason] >= (failure.attempts or 1e9)
+            pause = (min(failure.retry_after, self.backoff_max) if failure.retry_after is not None
+                     else self.delay(attempt))
+            self.throttle.done(solo, ok=False, pause=0.0 if last else pause)
+            if last:
                 hint = f"; {failure.hint}" if failure.hint else ""
                 raise ApiError(f"{self.stream}: giving up after {attempt} attempts: "
                                f"{failure.reason}{hint}") from None
             log.warning("%s: %s; retry %d of %d in %.1f s", self.stream, failure.reason,
-                        attempt, limit - 1, pause)
+                        attempt, self.max_tries - 1, pause)

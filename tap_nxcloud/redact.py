@@ -17,9 +17,10 @@ _secrets: list[str] = []
 _installed = False
 
 
-def add_secret(value: str | None) -> None:
-    """Register a secret; its URL-encoded forms are masked as well."""
-    if not value or len(value) < 3:
+def add_secret(value: object) -> None:
+    """Register a secret (of any type a config file may hold); URL-encoded forms are masked too."""
+    value = "" if value is None else str(value)
+    if len(value) < 3:
         return
     for form in {value, quote(value, safe=""), quote_plus(value), quote(value)}:
         if form not in _secrets:

@@ -27,6 +27,7 @@ FLASH_PATH = "/otp/call/list"
 CC_PATH = "/saas/cc/openapi/cdr/page"
 WALL_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 FAULT_KINDS = ("429", "500", "502", "503", "reset", "timeout", "truncated", "html", "busy", "skew")
+# Scripted only: "code:N" answers with API code N (vendor envelope), "status:N" with HTTP status N.
 # How the cc server may read its second bounds against millisecond rows (undocumented upstream).
 BOUNDS = ("inclusive", "exclusive-end", "exclusive", "seconds")
 
@@ -260,6 +261,8 @@ class _Handler(BaseHTTPRequestHandler):
         entry = {"stream": stream, "params": params, "fault": fault, "at": time.time()}
         with d._lock:
             d.log.append(entry)
+        if fault and fault.startswith("status:"):
+            return self._send(int(fault[7:]), b'{"error":"injected"}')
         if fault in ("429", "500", "502", "503"):
             headers = {"Retry-After": f"{d.faults.retry_after:g}"} if fault == "429" else {}
             return self._send(int(fault), b'{"error":"injected"}', headers)
@@ -277,6 +280,10 @@ class _Handler(BaseHTTPRequestHandler):
                 else {"code": 88 if len(d.log) % 2 else 99, "msg": "System error", "data": {}}
         elif fault == "skew" and stream == "cc_cdrs":
             payload = {"code": 1004, "msg": "Timestamp expired", "data": {}}
+        elif fault and fault.startswith("code:"):
+            code = fault[5:]
+            flash = stream == "flash_call_cdrs"
+            payload = {"code": code if flash else int(code), "msg": f"injected error {code}"}
         else:
             payload = answer()
         entry["code"] = payload.get("code")
