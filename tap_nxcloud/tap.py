@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import click
 from singer_sdk import Tap
+from singer_sdk.singerlib import StateMessage
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.tap_base import CliTestOptionValue
 
@@ -65,12 +66,13 @@ class TapNXCloud(Tap):
         return streams
 
     def _handle_termination(self, signum, frame) -> None:
-        # Stop the workers first, then let the SDK write the last complete state; exit non-zero
-        # so that a scheduler does not take an interrupted run for a finished one.
+        # Stop the workers, then end the output with the last complete state (written directly:
+        # the SDK's StateWriter skips a state equal to the last one, which would leave the partial
+        # window's records last). Exit non-zero so a scheduler sees an unfinished run.
         for stream in list(self.active_streams):
             stream.cancel.set()
         try:
-            self._state_writer.write_state(self.state)
+            self.message_writer.write_message(StateMessage(value=self.state))
         finally:
             self.logger.warning("Interrupted by signal %d: the last STATE covers every complete "
                                 "window; run again with it to resume.", signum)
