@@ -59,6 +59,9 @@ SCHEMA = th.PropertiesList(
                 description="Rows a window aims at: the most a resumed run reads again."),
     th.Property("max_workers", th.IntegerType, default=4,
                 description="Windows fetched at once per stream (1 = sequential)."),
+    th.Property("progress_log_seconds", th.NumberType, default=30,
+                description="Least time between two progress lines (rows so far, window reached) "
+                            "of a long sync."),
     th.Property("request_timeout", th.NumberType, default=60,
                 description="Seconds to wait for a response before retrying."),
     th.Property("max_retries", th.IntegerType, default=6,
@@ -71,8 +74,8 @@ SCHEMA = th.PropertiesList(
 
 SECRETS = ("flash_call_app_secret", "cc_access_secret")
 _PAIRS = (("flash_call_app_key", "flash_call_app_secret"), ("cc_access_key", "cc_access_secret"))
-_POSITIVE = ("window_minutes", "max_window_minutes", "window_target_rows", "max_workers",
-             "request_timeout", "backoff_max_seconds")
+_POSITIVE = ("progress_log_seconds", "window_minutes", "max_window_minutes",
+             "window_target_rows", "max_workers", "request_timeout", "backoff_max_seconds")
 _NON_NEGATIVE = ("lookback_minutes", "safety_lag_seconds", "max_retries", "backoff_base_seconds")
 
 
@@ -97,6 +100,7 @@ class Settings:
     max_retries: int
     backoff_base: float
     backoff_max: float
+    progress_every: float
 
 
 def _type_errors(config: dict) -> list[str]:
@@ -185,4 +189,5 @@ def parse(config: dict) -> Settings:
         timeout=float(num("request_timeout")), max_retries=num("max_retries"),
         backoff_base=float(num("backoff_base_seconds")),
         backoff_max=float(num("backoff_max_seconds")),
+        progress_every=float(num("progress_log_seconds")),
     )

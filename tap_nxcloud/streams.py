@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import requests
 from singer_sdk import Stream
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from . import schemas
 from .auth import CCSignedAuth, flash_call_params
@@ -22,8 +22,6 @@ from .paging import FLASH_PAGE, cc_pages, flash_pages
 from .runner import iter_windows
 from .settings import Settings
 from .windows import Window, WindowPlanner
-
-PROGRESS_EVERY = 15.0  # seconds between progress lines of a long sync
 
 
 class CDRStream(Stream):
@@ -108,14 +106,19 @@ class CDRStream(Stream):
                     yield from page
                 self._commit(window.end)
                 windows += 1
-                if time.monotonic() - noted >= PROGRESS_EVERY:
+                if time.monotonic() - noted >= s.progress_every:
                     noted = time.monotonic()
-                    self.logger.info("%s: %d rows so far; read up to %s", self.name, rows,
-                                     self.clock.label(window.end))
+                    self.logger.info("%s: %d rows so far; complete up to %s; now reading "
+                                     "windows of %s", self.name, rows,
+                                     self.clock.label(window.end), _span(planner.size))
         finally:
             self._tap.active_streams.discard(self)
         self.logger.info("%s: done: %d rows in %d windows, %d requests, %.1f s", self.name,
                          rows, windows, self.client.requests_sent, time.monotonic() - started)
+
+
+def _span(seconds: int) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
 
 
 class FlashCallStream(CDRStream):

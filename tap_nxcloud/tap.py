@@ -7,8 +7,8 @@ from typing import ClassVar
 
 import click
 from singer_sdk import Tap
-from singer_sdk.singerlib import StateMessage
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.singerlib import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 
 from . import redact

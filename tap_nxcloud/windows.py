@@ -32,6 +32,10 @@ class WindowPlanner:
         self._target = target_rows
         self.observed = 0
 
+    @property
+    def size(self) -> int:
+        return self._size
+
     def next(self) -> Window | None:
         if self._next >= self._end:
             return None

@@ -131,7 +131,7 @@ def test_no_secret_in_any_output_at_debug_through_faults(tmp_path):
     with ApiDouble(credentials=SPECIAL) as d:
         d.flash.add(flash_rows(600, seed=2, start=START_WALL, span_seconds=SPAN_S))
         d.cc.add(cc_rows(600, seed=2, start_ms=START_MS, span_ms=SPAN_S * 1000))
-        d.set_faults(Faults(rate=0.35, kinds=RANDOM_KINDS + ("skew",), seed=5, retry_after=0.1,
+        d.set_faults(Faults(rate=0.35, kinds=(*RANDOM_KINDS, "skew"), seed=5, retry_after=0.1,
                             timeout_sleep=1.5))
         run = run_tap(config_for(d, **FAST), tmp_path, env={"TAP_NXCLOUD_LOGLEVEL": "DEBUG"})
         assert run.returncode == 0, run.stderr[-3000:]

@@ -1,0 +1,96 @@
+"""What users expect of a Singer tap's CLI: --about, --test, --discover, selection, maps."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+from tap_nxcloud.double import Faults
+
+from .conftest import TAP, config_for, run_tap
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_readme_settings_reference_matches_about():
+    about = subprocess.run([TAP, "--about", "--format=markdown"], capture_output=True,
+                           text=True, check=True).stdout
+    text = README.read_text(encoding="utf-8")
+    section = re.search(r"<!-- about:start -->\n(.*?)<!-- about:end -->", text, re.S)
+    assert section, "README lacks the about:start/about:end markers"
+    assert section.group(1).strip() == about.strip(), (
+        "README is out of date: paste `tap-nxcloud --about --format=markdown` between the markers")
+
+
+def test_connection_test_names_what_works_and_what_does_not(loaded, tmp_path):
+    ok = run_tap(config_for(loaded), tmp_path, "--test")
+    assert ok.returncode == 0, ok.stderr
+    assert "OK flash_call_cdrs" in ok.stderr and "OK cc_cdrs" in ok.stderr
+    assert len(loaded.requests("flash_call_cdrs")) == 1 and len(loaded.requests("cc_cdrs")) == 1
+    assert '"type":"RECORD"' not in ok.stdout
+    bad = run_tap(config_for(loaded, cc_access_secret="nope"), tmp_path, "--test")
+    assert bad.returncode == 1
+    assert "OK flash_call_cdrs" in bad.stderr
+    assert re.search(r"FAILED cc_cdrs: NXCloud code 1003 .*check cc_access_secret", bad.stderr)
+    assert "Traceback" not in bad.stderr
+
+
+def test_discover_lists_both_streams_whatever_the_credentials(double, tmp_path):
+    for config in ({}, config_for(double, flash_call_app_key=None, flash_call_app_secret=None)):
+        run = run_tap(config, tmp_path, "--discover")
+        assert run.returncode == 0, run.stderr
+        catalog = json.loads(run.stdout)
+        streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
+        assert set(streams) == {"flash_call_cdrs", "cc_cdrs"}
+        assert streams["cc_cdrs"]["key_properties"] == ["callId"]
+        assert streams["flash_call_cdrs"]["replication_key"] == "gmtCreate"
+    assert double.requests() == []
+
+
+def test_selecting_one_stream_reads_only_that_one(loaded, tmp_path):
+    run = run_tap(config_for(loaded), tmp_path, "--discover")
+    catalog = json.loads(run.stdout)
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] == "cc_cdrs"
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    synced = run_tap(config_for(loaded), tmp_path, "--catalog", str(path))
+    assert synced.returncode == 0, synced.stderr
+    assert len(synced.records("cc_cdrs")) == 1500
+    assert synced.records("flash_call_cdrs") == []
+    assert loaded.requests("flash_call_cdrs") == []
+
+
+def test_a_stream_map_drops_a_column(loaded, tmp_path):
+    config = config_for(loaded, stream_maps={"cc_cdrs": {"recordUrl": None}})
+    run = run_tap(config, tmp_path)
+    assert run.returncode == 0, run.stderr
+    records = run.records("cc_cdrs")
+    assert len(records) == 1500 and all("recordUrl" not in r for r in records)
+    assert "recordUrl" not in run.schemas["cc_cdrs"]["schema"]["properties"]
+    assert all("recordUrl" in r for r in loaded.cc.rows())
+
+
+def test_a_stream_without_credentials_is_skipped_with_one_line(loaded, tmp_path):
+    run = run_tap(config_for(loaded, cc_access_key=None, cc_access_secret=None), tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.records("cc_cdrs") == [] and len(run.records("flash_call_cdrs")) == 1500
+    assert len(re.findall(r"Skipping stream cc_cdrs: cc_access_key is not set", run.stderr)) == 1
+    assert "cc_cdrs" not in run.schemas
+
+
+def test_progress_is_logged_per_stream_without_flooding(loaded, tmp_path):
+    loaded.latency_ms = 20
+    config = config_for(loaded, progress_log_seconds=0.2, window_target_rows=200, max_workers=1)
+    run = run_tap(config, tmp_path)
+    assert run.returncode == 0, run.stderr
+    for stream in ("flash_call_cdrs", "cc_cdrs"):
+        progress = [line for line in run.stderr.splitlines()
+                    if f"{stream}: " in line and "rows so far; complete up to" in line]
+        assert 2 <= len(progress) <= 30, progress
+        assert re.search(rf"{stream}: done: 1500 rows in \d+ windows, \d+ requests", run.stderr)
+    assert loaded.faults == Faults()  # no faults: progress lines are not retry noise
