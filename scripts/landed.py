@@ -1,0 +1,17 @@
+"""Print what the demo loaded into DuckDB: rows per stream and a sample of each."""
+
+import sys
+
+import duckdb
+
+con = duckdb.connect(sys.argv[1], read_only=True)
+for table, key, when in (("flash_call_cdrs", "id", "gmtcreate"),
+                         ("cc_cdrs", "callid", "to_timestamp(starttime / 1000)")):
+    try:
+        rows, first, last, distinct = con.execute(
+            f"select count(*), min({when}), max({when}), count(distinct {key}) "  # noqa: S608
+            f"from nxcloud.{table}").fetchone()
+    except duckdb.CatalogException:
+        print(f"   {table:16} (no table: stream skipped)")
+        continue
+    print(f"   {table:16} {rows:7d} rows ({distinct} distinct keys), from {first} to {last} UTC")

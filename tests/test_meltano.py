@@ -1,0 +1,165 @@
+"""The Meltano path: meltano.yml matches the tap, and `meltano run` loads a real PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tap_nxcloud.double.data import cc_rows, flash_rows
+from tap_nxcloud.settings import SCHEMA
+
+from .conftest import BIN, START_MS, START_WALL, expected_flash
+
+ROOT = Path(__file__).resolve().parent.parent
+MELTANO = str(BIN / "meltano")
+
+
+def _plugins(kind: str) -> dict:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    return {p["name"]: p for p in project["plugins"][kind]}
+
+
+def test_meltano_yml_declares_every_setting_like_the_tap():
+    tap = _plugins("extractors")["tap-nxcloud"]
+    settings = {s["name"]: s for s in tap["settings"]}
+    assert list(settings) == list(SCHEMA["properties"])
+    for name, spec in SCHEMA["properties"].items():
+        assert settings[name].get("sensitive", False) == bool(spec.get("secret")), name
+        assert settings[name]["kind"] != "password", name
+        assert settings[name].get("value") == spec.get("default"), name
+    assert {"state", "catalog", "discover", "about", "stream-maps"} <= set(tap["capabilities"])
+    assert tap["settings_group_validation"] == [
+        ["start_date", "flash_call_app_key", "flash_call_app_secret"],
+        ["start_date", "cc_access_key", "cc_access_secret"]]
+    assert _plugins("loaders")["target-postgres"]["env"] == {"PGTZ": "UTC"}
+
+
+def _pg_bin() -> str | None:
+    found = shutil.which("pg_ctl")
+    candidates = [os.path.dirname(found)] if found else []
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for d in candidates:
+        if all(os.path.exists(os.path.join(d, b)) for b in ("initdb", "pg_ctl", "psql")):
+            return d
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL cluster on 127.0.0.1, its default time zone deliberately not UTC."""
+    bindir = _pg_bin()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL test, but initdb/pg_ctl/psql are not "
+                        "installed (.ci/run installs the Debian package postgresql)")
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl, psql) not found: install the "
+                    "Debian package postgresql to run this test")
+    base = Path(tempfile.mkdtemp(prefix="tap-nxcloud-pg-"))
+    base.chmod(0o755)
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(base, "postgres")
+    port = _free_port()
+
+    def run(*cmd):
+        return subprocess.run([*as_user, *cmd], check=True, capture_output=True, text=True)
+    run(f"{bindir}/initdb", "-D", f"{base}/data", "-A", "trust", "-U", "postgres")
+    run(f"{bindir}/pg_ctl", "-D", f"{base}/data", "-l", f"{base}/log", "-w", "-o",
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start")
+
+    def psql(sql: str) -> list[list[str]]:
+        out = subprocess.run([f"{bindir}/psql", "-h", "127.0.0.1", "-p", str(port), "-U",
+                              "postgres", "-d", "postgres", "-At", "-F", "|", "-c", sql],
+                             check=True, capture_output=True, text=True).stdout
+        return [line.split("|") for line in out.splitlines()]
+    psql("ALTER DATABASE postgres SET timezone TO 'America/New_York'")
+    try:
+        yield port, psql
+    finally:
+        run(f"{bindir}/pg_ctl", "-D", f"{base}/data", "-m", "fast", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def meltano_env(tmp_path_factory):
+    """meltano install into a private system directory, so a developer's .meltano is untouched."""
+    sysdir = tmp_path_factory.mktemp("meltano-sys")
+    env = {**os.environ, "MELTANO_SYS_DIR_ROOT": str(sysdir / ".meltano"),
+           "MELTANO_DATABASE_URI": f"sqlite:///{sysdir}/meltano.db",
+           "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    done = subprocess.run([MELTANO, "install", "tap-nxcloud", "target-postgres"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return env
+
+
+def _meltano_run(env: dict, double, port: int, end_date: str) -> subprocess.CompletedProcess:
+    c = double.credentials
+    env = {**env, "TAP_NXCLOUD_API_URL": double.url, "TAP_NXCLOUD_START_DATE": "2026-10-01",
+           "TAP_NXCLOUD_END_DATE": end_date,
+           "TAP_NXCLOUD_FLASH_CALL_APP_KEY": c.flash_app_key,
+           "TAP_NXCLOUD_FLASH_CALL_APP_SECRET": c.flash_app_secret,
+           "TAP_NXCLOUD_CC_ACCESS_KEY": c.cc_access_key,
+           "TAP_NXCLOUD_CC_ACCESS_SECRET": c.cc_access_secret,
+           "TARGET_POSTGRES_PORT": str(port), "TARGET_POSTGRES_USER": "postgres",
+           "TARGET_POSTGRES_PASSWORD": "unused", "TARGET_POSTGRES_DATABASE": "postgres"}
+    return subprocess.run([MELTANO, "run", "tap-nxcloud", "target-postgres"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, check=False, timeout=600)
+
+
+def test_meltano_run_into_postgres_twice(double, postgres, meltano_env):
+    port, psql = postgres
+    double.flash.add(flash_rows(1200, seed=51, start=START_WALL, span_seconds=2 * 86400))
+    double.cc.add(cc_rows(1200, seed=51, start_ms=START_MS, span_ms=2 * 86400_000))
+    first = _meltano_run(meltano_env, double, port, "2026-10-03T00:00:00+08:00")
+    assert first.returncode == 0, first.stderr[-4000:]
+
+    def table(name: str, key: str) -> list[str]:
+        # target-postgres keeps the API's camelCase names: quoted identifiers
+        return psql(f'SELECT count(*), count(DISTINCT "{key}") FROM nxcloud.{name}')[0]
+    assert table("flash_call_cdrs", "id") == ["1200", "1200"]
+    assert table("cc_cdrs", "callId") == ["1200", "1200"]
+
+    # Second run, from the state Meltano stored: new rows, late rows inside the lookback,
+    # and a late update of a flash row already loaded (its status filled in later).
+    late = flash_rows(7, seed=52, start="2026-10-02 23:30:00", span_seconds=900, first_id=80_000)
+    new = flash_rows(9, seed=53, start="2026-10-03 05:00:00", span_seconds=900, first_id=90_000)
+    updated = dict(double.flash.rows()[-1], callStatus=9, gmtModified="2026-10-03 01:00:00")
+    double.flash.add([*late, *new, updated])
+    edge_ms = START_MS + 2 * 86400_000
+    double.cc.add(cc_rows(6, seed=52, start_ms=edge_ms - 1800_000, span_ms=600_000, prefix="l")
+                  + cc_rows(8, seed=53, start_ms=edge_ms + 3600_000, span_ms=600_000, prefix="n"))
+    second = _meltano_run(meltano_env, double, port, "2026-10-04T00:00:00+08:00")
+    assert second.returncode == 0, second.stderr[-4000:]
+    assert "bookmark" in second.stderr  # the tap started from Meltano's stored state
+    assert table("flash_call_cdrs", "id") == ["1216", "1216"]
+    assert table("cc_cdrs", "callId") == ["1214", "1214"]
+    assert psql('SELECT "callStatus" FROM nxcloud.flash_call_cdrs '
+                f"WHERE id = {updated['id']}") == [["9"]]
+
+    # Instants are right in the warehouse: stored as UTC whatever the server's zone.
+    for row in double.flash.rows()[:50]:
+        want = dt.datetime.fromisoformat(expected_flash(row)["gmtCreate"]).astimezone(dt.UTC)
+        got = psql(f'SELECT "gmtCreate" FROM nxcloud.flash_call_cdrs WHERE id = {row["id"]}')
+        assert got == [[want.strftime("%Y-%m-%d %H:%M:%S")]], row["id"]
+    sample = double.cc.rows()[0]
+    assert psql('SELECT "startTime", "agentNickName" FROM nxcloud.cc_cdrs '  # noqa: S608
+                f"WHERE \"callId\" = '{sample['callId']}'") == [
+        [str(sample["startTime"]), sample["agentNickName"] or ""]]
+    print(f"PostgreSQL rows: flash_call_cdrs={table('flash_call_cdrs', 'id')[0]}, "
+          f"cc_cdrs={table('cc_cdrs', 'callId')[0]}")
