@@ -158,7 +158,7 @@ def test_meltano_run_into_postgres_twice(double, postgres, meltano_env):
         got = psql(f'SELECT "gmtCreate" FROM nxcloud.flash_call_cdrs WHERE id = {row["id"]}')
         assert got == [[want.strftime("%Y-%m-%d %H:%M:%S")]], row["id"]
     sample = double.cc.rows()[0]
-    assert psql('SELECT "startTime", "agentNickName" FROM nxcloud.cc_cdrs '  # noqa: S608
+    assert psql('SELECT "startTime", "agentNickName" FROM nxcloud.cc_cdrs '
                 f"WHERE \"callId\" = '{sample['callId']}'") == [
         [str(sample["startTime"]), sample["agentNickName"] or ""]]
     print(f"PostgreSQL rows: flash_call_cdrs={table('flash_call_cdrs', 'id')[0]}, "
