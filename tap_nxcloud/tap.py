@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from typing import ClassVar
 
@@ -28,7 +29,8 @@ class TapNXCloud(Tap):
     """Singer tap for NXCloud flash-call and contact-center call detail records."""
 
     name = "tap-nxcloud"
-    config_jsonschema = SCHEMA
+    # a copy: the SDK appends its built-in settings (stream maps, flattening) to this dict in place
+    config_jsonschema = copy.deepcopy(SCHEMA)
     message_writer_class = BufferedWriter
     # Not BATCH (its files would bypass the per-window STATE), nor ACTIVATE_VERSION (no full table)
     capabilities: ClassVar[list] = [
