@@ -14,7 +14,7 @@ import requests
 
 from tap_nxcloud.auth import CCSignedAuth, flash_call_params
 
-config = json.load(open(sys.argv[1]))  # noqa: PTH123, SIM115
+config = json.load(open(sys.argv[1]))  # noqa: SIM115
 session = requests.Session()
 out = sys.stdout
 write = out.write
@@ -33,7 +33,8 @@ seen_second, seen = None, set()
 while True:
     rows = session.get(f"{config['api_url']}/otp/call/list",
                        params={"start": start, "end": end, **params}).json()["cdrs"]
-    emit("flash_call_cdrs", [r for r in rows if r["gmtCreate"] != seen_second or r["id"] not in seen])
+    emit("flash_call_cdrs",
+         [r for r in rows if r["gmtCreate"] != seen_second or r["id"] not in seen])
     if len(rows) < 100:
         break
     last = rows[-1]["gmtCreate"]

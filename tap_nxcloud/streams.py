@@ -9,8 +9,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-import requests
 import msgspec
+import requests
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
