@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tap_nxcloud.double import ApiDouble
-from tap_nxcloud.double.data import WALL, cc_rows, flash_rows
+import requests
+
+from tap_nxcloud.double.data import WALL
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -47,21 +48,34 @@ def measure(cmd: list[str]) -> dict:
             "wall": wall}
 
 
-def loaded_double(rows: int) -> ApiDouble:
-    double = ApiDouble().start()
-    double.flash.add(flash_rows(rows, seed=1, start=START.strftime(WALL), span_seconds=SPAN))
-    double.cc.add(cc_rows(rows, seed=1, start_ms=int(START.timestamp() * 1000),
-                          span_ms=SPAN * 1000))
-    return double
+class Double:
+    """The API double in a process of its own: the benchmark's own process stays small, since a
+    forked child's peak RSS counts the parent's pages until exec."""
+
+    def __init__(self, rows: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tap_nxcloud.double", "--port", "0", "--seed", "1",
+             "--flash-rows", str(rows), "--cc-rows", str(rows), "--timezone", ZONE.key,
+             "--start", START.replace(tzinfo=None).isoformat(), "--span-days", str(SPAN / 86400)],
+            stdout=subprocess.PIPE, text=True)
+        self.config = json.loads(self.proc.stdout.readline())["config"]
+        self.url = self.config["api_url"]
+
+    def control(self, **command) -> None:
+        requests.post(f"{self.url}/_double/control", json=command, timeout=30).raise_for_status()
+
+    def requests_sent(self) -> dict[str, int]:
+        return requests.get(f"{self.url}/_double/stats", timeout=30).json()["requests"]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
 
 
-def write_config(double: ApiDouble, folder: Path) -> Path:
-    c = double.credentials
+def write_config(double: Double, folder: Path) -> Path:
     end = START + dt.timedelta(seconds=SPAN)
     config = {
-        "api_url": double.url, "start_date": START.isoformat(), "end_date": end.isoformat(),
-        "flash_call_app_key": c.flash_app_key, "flash_call_app_secret": c.flash_app_secret,
-        "cc_access_key": c.cc_access_key, "cc_access_secret": c.cc_access_secret,
+        **double.config, "start_date": START.isoformat(), "end_date": end.isoformat(),
         # for the floor, which reads the whole range in one go
         "floor_flash_start": START.strftime(WALL),
         "floor_flash_end": (end - dt.timedelta(seconds=1)).strftime(WALL),
@@ -76,10 +90,6 @@ def tap_cmd(config: Path) -> list[str]:
     return [str(BIN / "tap-nxcloud"), "--config", str(config)]
 
 
-def requests_sent(double: ApiDouble) -> dict[str, int]:
-    return {s: len(double.requests(s)) for s in ("flash_call_cdrs", "cc_cdrs")}
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=20_000, help="rows per stream (default 20 000)")
@@ -90,7 +100,7 @@ def main() -> None:
     args = p.parse_args()
     n = args.rows
     folder = Path(tempfile.mkdtemp(prefix="tap-nxcloud-bench-"))
-    double = loaded_double(n)
+    double = Double(n)
     config = write_config(double, folder)
     floor_cmd = [sys.executable, str(ROOT / "scripts" / "floor.py"), str(config)]
 
@@ -98,9 +108,9 @@ def main() -> None:
           f"127.0.0.1, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     tap_runs, floor_runs = [], []
     for _ in range(args.repeat):
-        double.log.clear()
+        double.control(clear_log=True)
         tap_runs.append(measure(tap_cmd(config)))
-        sent = requests_sent(double)
+        sent = double.requests_sent()
         floor_runs.append(measure(floor_cmd))
     tap, floor = min(tap_runs, key=lambda r: r["cpu"]), min(floor_runs, key=lambda r: r["cpu"])
     ratio = tap["cpu"] / floor["cpu"]
@@ -115,10 +125,9 @@ def main() -> None:
     for stream, count in sent.items():
         print(f"   {stream:16} {count:6d}  x{count / floor_min:.3f}  (goal <= 1.1 x minimum)")
 
-    double.latency_ms = args.latency_ms
-    double.log.clear()
+    double.control(latency_ms=args.latency_ms, clear_log=True)
     lat = measure(tap_cmd(config))
-    total = sum(requests_sent(double).values())
+    total = sum(double.requests_sent().values())
     sequential = total * args.latency_ms / 1000
     print(f"\n3. Wall time with {args.latency_ms:g} ms latency per response")
     print(f"   tap {lat['wall']:.2f} s for {total} requests; sequential minimum "
@@ -128,7 +137,7 @@ def main() -> None:
     print("\n4. Peak RSS of the tap")
     print(f"   {n:>9} rows per stream: {tap['rss_mb']:6.1f} MB")
     if args.big_rows:
-        big = loaded_double(args.big_rows)
+        big = Double(args.big_rows)
         big_run = measure(tap_cmd(write_config(big, folder)))
         growth = big_run["rss_mb"] / tap["rss_mb"] - 1
         print(f"   {args.big_rows:>9} rows per stream: {big_run['rss_mb']:6.1f} MB  "

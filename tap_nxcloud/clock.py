@@ -79,7 +79,7 @@ class WallClock:
 
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
-        self._rfc3339: dict[str, str] = {}
+        self._offsets: dict[str, str] = {}
 
     def from_instant(self, instant: dt.datetime) -> int:
         naive = instant.astimezone(self.zone).replace(tzinfo=None)
@@ -112,15 +112,19 @@ class WallClock:
     def rfc3339(self, text: str | None) -> str | None:
         """'2021-04-27 17:02:22' -> '2021-04-27T17:02:22+08:00', with the offset in force then.
 
-        Cached: rows arrive in time order, so the same second recurs across a page; the cache is
-        cleared when large so that memory stays flat on long syncs.
+        The offset is looked up once per minute of wall-clock time (zone transitions fall on whole
+        minutes) and kept in a small cache: rows arrive in time order, so it nearly always hits.
         """
         if text is None:
             return None
-        out = self._rfc3339.get(text)
-        if out is None:
-            out = dt.datetime.fromisoformat(text).replace(tzinfo=self.zone).isoformat()
-            if len(self._rfc3339) > 50_000:
-                self._rfc3339.clear()
-            self._rfc3339[text] = out
-        return out
+        if len(text) != 19 or text[10] != " ":
+            return dt.datetime.fromisoformat(text).replace(tzinfo=self.zone).isoformat()
+        minute = text[:16]
+        offset = self._offsets.get(minute)
+        if offset is None:
+            moment = dt.datetime.fromisoformat(minute + ":00").replace(tzinfo=self.zone)
+            offset = moment.isoformat()[19:]
+            if len(self._offsets) > 4096:
+                self._offsets.clear()
+            self._offsets[minute] = offset
+        return f"{text[:10]}T{text[11:]}{offset}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import threading
 import time
@@ -90,9 +91,10 @@ def json_body(response: requests.Response, stream: str) -> Any:
 class Client:
     """Sends prepared requests for one stream, retrying transient failures with jittered backoff."""
 
-    def __init__(self, stream: str, *, timeout: float, max_tries: int, backoff_base: float,
-                 backoff_max: float, cancel: threading.Event) -> None:
+    def __init__(self, stream: str, base_url: str, *, timeout: float, max_tries: int,
+                 backoff_base: float, backoff_max: float, cancel: threading.Event) -> None:
         self.stream = stream
+        self.base_url = base_url
         self.timeout = timeout
         self.max_tries = max_tries
         self.backoff_base = backoff_base
@@ -110,6 +112,12 @@ class Client:
         if session is None:
             session = self._local.session = requests.Session()
             session.headers["User-Agent"] = "tap-nxcloud"
+            # requests reads proxies, CA bundle and netrc from the environment on every request,
+            # scanning all of os.environ each time; read them once here, then stop.
+            session.proxies = requests.utils.get_environ_proxies(self.base_url)
+            session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
+                              or os.environ.get("CURL_CA_BUNDLE") or True)
+            session.trust_env = False
         return session
 
     def delay(self, attempt: int) -> float:

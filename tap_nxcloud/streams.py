@@ -43,7 +43,7 @@ class CDRStream(Stream):
         super().__init__(tap, schema=schemas.load(self.name), name=self.name)
         self.settings = settings
         self.cancel = threading.Event()
-        self.client = Client(self.name, timeout=settings.timeout,
+        self.client = Client(self.name, settings.api_url, timeout=settings.timeout,
                              max_tries=settings.max_retries + 1,
                              backoff_base=settings.backoff_base,
                              backoff_max=settings.backoff_max, cancel=self.cancel)

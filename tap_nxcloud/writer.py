@@ -21,17 +21,18 @@ _encode = msgspec.json.Encoder().encode
 
 
 class BufferedWriter(MsgSpecWriter):
-    _raw: object = None
-    _buffered: io.BufferedWriter | None = None
+    _stdout: object = None
+    _out = None
 
     def _stream(self):
+        if sys.stdout is self._stdout:
+            return self._out
         out = sys.stdout.buffer
-        if not isinstance(out, io.RawIOBase):
-            return out
-        if out is not self._raw:  # unbuffered stdout: give it a buffer of our own
-            self._raw, self._buffered = out, io.BufferedWriter(out, 1 << 16)
-            atexit.register(self._flush_quietly, self._buffered)
-        return self._buffered
+        if isinstance(out, io.RawIOBase):  # unbuffered stdout: give it a buffer of our own
+            out = io.BufferedWriter(out, 1 << 16)
+            atexit.register(self._flush_quietly, out)
+        self._stdout, self._out = sys.stdout, out
+        return out
 
     @staticmethod
     def _flush_quietly(stream: io.BufferedWriter) -> None:

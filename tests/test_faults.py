@@ -154,3 +154,25 @@ def test_no_secret_when_the_connection_is_refused(tmp_path):
     assert_one_clear_line(run, "giving up after 3 attempts", "connection failed")
     for form in _secret_forms():
         assert form not in run.stdout and form not in run.stderr, form
+
+
+def test_workers_pause_together_on_429(big, tmp_path):
+    """With four workers, a 429 pauses every worker for its Retry-After, not just the one hit,
+    and each refusal costs exactly one more request: failures do not multiply the load."""
+    config = config_for(big, max_workers=4, window_target_rows=300, **FAST,
+                        cc_access_key=None, cc_access_secret=None)
+    clean = run_tap(config, tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    baseline = len(big.requests("flash_call_cdrs"))
+    big.log.clear()
+    big.set_faults(Faults(rate=0.15, kinds=("429",), seed=9, retry_after=0.3))
+    run = run_tap(config, tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len(run.records("flash_call_cdrs")) == 3000
+    log = sorted(big.requests("flash_call_cdrs"), key=lambda e: e["at"])
+    refusals = [e["at"] for e in log if e["fault"] == "429"]
+    assert len(refusals) >= 5
+    # requests already on the wire may land just after a 429; none may start inside its pause
+    inside = [e for t in refusals for e in log if t + 0.05 < e["at"] < t + 0.28]
+    assert inside == [], f"{len(inside)} requests went out during a shared pause"
+    assert len(log) == baseline + len(refusals)
