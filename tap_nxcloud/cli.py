@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from .errors import TapError
+from .errors import Interrupted, TapError
 from .tap import TapNXCloud
 
 
@@ -16,6 +16,9 @@ def main() -> None:
         sys.stdout.flush()
         logging.getLogger("tap-nxcloud").error("%s", exc)
         sys.exit(1)
+    except Interrupted as stop:  # exit non-zero: a scheduler must not take this for a finished run
+        stop.tap.finish_interrupted(stop.signum)
+        sys.exit(128 + stop.signum)
 
 
 if __name__ == "__main__":

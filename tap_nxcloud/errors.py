@@ -25,3 +25,12 @@ class TransientError(Exception):
         self.retry_after = retry_after
         self.attempts = attempts
         self.hint = hint
+
+
+class Interrupted(BaseException):
+    """A termination signal stopped the sync at a page boundary; `tap` writes the final state."""
+
+    def __init__(self, tap, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.tap = tap
+        self.signum = signum

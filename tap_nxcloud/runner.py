@@ -20,6 +20,10 @@ from .windows import Window, WindowPlanner
 _DONE = object()
 
 
+class Cancelled(BaseException):
+    """The cancel event was set while windows were being handed out (a termination signal)."""
+
+
 class _Failed:
     def __init__(self, error: BaseException) -> None:
         self.error = error
@@ -62,7 +66,14 @@ def iter_windows(planner: WindowPlanner, pages_of: Callable[[Window], Iterator[l
 
     def drain(q: queue.Queue, counter: list[int]) -> Iterator[list[dict]]:
         while True:
-            item = q.get()
+            try:
+                item = q.get(timeout=0.2)
+            except queue.Empty:
+                item = None
+            if cancel.is_set():  # cancelled producers put nothing more: stop at a page boundary
+                raise Cancelled
+            if item is None:
+                continue
             if item is _DONE:
                 return
             if isinstance(item, _Failed):

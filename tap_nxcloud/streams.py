@@ -18,10 +18,10 @@ from singer_sdk.mapper import SameRecordTransform
 from . import schemas
 from .auth import CCSignedAuth, flash_call_params
 from .clock import EpochClock, WallClock
-from .errors import ApiError, TransientError
+from .errors import ApiError, Interrupted, TransientError
 from .http import Client, json_body
 from .paging import FLASH_PAGE, cc_pages, flash_pages
-from .runner import iter_windows
+from .runner import Cancelled, iter_windows
 from .settings import Settings
 from .windows import Window, WindowPlanner
 
@@ -142,6 +142,8 @@ class CDRStream(Stream):
                     self.logger.info("%s: %d rows so far; complete up to %s; now reading "
                                      "windows of %s", self.name, rows,
                                      self.clock.label(window.end), _span(planner.size))
+        except Cancelled:
+            raise Interrupted(self._tap, self._tap.terminating) from None
         finally:
             self._tap.active_streams.discard(self)
         self.logger.info("%s: done: %d rows in %d windows, %d requests, %.1f s", self.name,

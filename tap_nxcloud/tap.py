@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import sys
 from typing import ClassVar
 
 import click
@@ -14,7 +13,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 
 from . import redact
 from .clock import SettingError
-from .errors import TapError
+from .errors import Interrupted, TapError
 from .settings import SCHEMA, SECRETS, parse
 from .streams import CDRStream, ContactCenterStream, FlashCallStream
 from .writer import BufferedWriter
@@ -67,19 +66,25 @@ class TapNXCloud(Tap):
             streams.append(cls(self, self.settings))
         return streams
 
+    terminating = 0
+
     def _handle_termination(self, signum, frame) -> None:
-        # Stop the workers, then end the output with the last complete state (written directly:
-        # the SDK's StateWriter skips a state equal to the last one, which would leave the partial
-        # window's records last). Exit non-zero so a scheduler sees an unfinished run.
+        # Nothing is written here: a signal can arrive while the main thread is inside a write to
+        # stdout, and a second write from the handler would fail as reentrant. Stop the workers;
+        # the sync stops at the next page boundary and the CLI writes the final state.
+        self.terminating = signum
         for stream in list(self.active_streams):
             stream.cancel.set()
-        try:
-            self.message_writer.write_message(StateMessage(value=self.state))
-        finally:
-            self.logger.warning("Interrupted by signal %d: the last STATE covers every complete "
-                                "window; run again with it to resume.", signum)
-            sys.stdout.flush()
-            raise SystemExit(128 + signum)
+        if not self.active_streams:  # not reading any window: nothing to wait for
+            raise Interrupted(self, signum)
+
+    def finish_interrupted(self, signum: int) -> None:
+        """End the output with the last complete state (written directly: the SDK's
+        StateWriter skips a state equal to the last one, which would leave the partial window's
+        records last)."""
+        self.message_writer.write_message(StateMessage(value=self.state))
+        self.logger.warning("Interrupted by signal %d: the last STATE covers every complete "
+                            "window; run again with it to resume.", signum)
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:

@@ -93,12 +93,16 @@ def double():
         yield d
 
 
+def fill(double: ApiDouble, rows: int, seed: int) -> ApiDouble:
+    """Give the double `rows` generated rows per stream over the three test days."""
+    double.flash.add(flash_rows(rows, seed=seed, start=START_WALL, span_seconds=SPAN_S))
+    double.cc.add(cc_rows(rows, seed=seed, start_ms=START_MS, span_ms=SPAN_S * 1000))
+    return double
+
+
 @pytest.fixture
 def loaded(double):
-    """The double with 1 500 rows per stream over three days."""
-    double.flash.add(flash_rows(1500, seed=11, start=START_WALL, span_seconds=SPAN_S))
-    double.cc.add(cc_rows(1500, seed=11, start_ms=START_MS, span_ms=SPAN_S * 1000))
-    return double
+    return fill(double, 1500, seed=11)
 
 
 def assert_exact(run: Run, double: ApiDouble, *, flash_from: str = "", cc_from: int = 0) -> None:

@@ -10,7 +10,7 @@ import pytest
 from tap_nxcloud.double import Credentials, Faults
 from tap_nxcloud.double.data import cc_rows, flash_rows
 
-from .conftest import SPAN_S, START_MS, START_WALL, assert_exact, config_for, run_tap
+from .conftest import SPAN_S, START_MS, START_WALL, assert_exact, config_for, fill, run_tap
 
 RANDOM_KINDS = ("429", "500", "502", "503", "reset", "timeout", "truncated", "html", "busy")
 FAST = {"request_timeout": 1, "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.3}
@@ -28,9 +28,7 @@ def assert_one_clear_line(run, *needles: str) -> str:
 
 @pytest.fixture
 def big(double):
-    double.flash.add(flash_rows(3000, seed=21, start=START_WALL, span_seconds=SPAN_S))
-    double.cc.add(cc_rows(3000, seed=21, start_ms=START_MS, span_ms=SPAN_S * 1000))
-    return double
+    return fill(double, 3000, seed=21)
 
 
 def test_fault_mix_in_one_request_of_five_delivers_every_row(big, tmp_path):

@@ -5,29 +5,26 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 
 import pytest
 
-from tap_nxcloud.double.data import cc_rows, flash_rows
-
-from .conftest import SPAN_S, START_MS, START_WALL, TAP, config_for, expected_flash, run_tap
+from .conftest import TAP, config_for, expected_flash, fill, run_tap
 
 KEYS = {"flash_call_cdrs": "id", "cc_cdrs": "callId"}
 
 
 @pytest.fixture
 def slow(double):
-    double.flash.add(flash_rows(2000, seed=31, start=START_WALL, span_seconds=SPAN_S))
-    double.cc.add(cc_rows(2000, seed=31, start_ms=START_MS, span_ms=SPAN_S * 1000))
     double.latency_ms = 15
-    return double
+    return fill(double, 2000, seed=31)
 
 
 def _config(double):
     return config_for(double, lookback_minutes=0, window_target_rows=200, max_workers=2)
 
 
-def _interrupted(config, tmp_path, after_records: int, sig: int):
+def _interrupted(config, tmp_path, after_records: int, sig: int, stall: float = 0.0):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     proc = subprocess.Popen([TAP, "--config", str(path)], stdout=subprocess.PIPE,
@@ -39,6 +36,9 @@ def _interrupted(config, tmp_path, after_records: int, sig: int):
         if b'"type":"RECORD"' in raw:
             seen += 1
             if seen == after_records:
+                # with `stall`, stop reading first: the tap blocks writing to a full pipe, and
+                # the signal lands inside that write
+                time.sleep(stall)
                 proc.send_signal(sig)
                 break
     # read on through the same buffered reader: communicate() would skip what it holds
@@ -82,10 +82,11 @@ def test_sigkill_then_resume_loses_nothing(slow, tmp_path, after_records):
     _check_resume(slow, config, tmp_path, messages)
 
 
+@pytest.mark.parametrize("stall", [0.0, 1.0])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_sigterm_and_sigint_emit_the_last_state_and_exit(slow, tmp_path, sig):
+def test_sigterm_and_sigint_emit_the_last_state_and_exit(slow, tmp_path, sig, stall):
     config = _config(slow)
-    code, messages, err = _interrupted(config, tmp_path, 700, sig)
+    code, messages, err = _interrupted(config, tmp_path, 700, sig, stall)
     assert code == 128 + sig, err
     assert messages[-1]["type"] == "STATE"
     assert "Traceback" not in err and "Interrupted by signal" in err
