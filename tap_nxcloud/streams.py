@@ -88,6 +88,17 @@ class CDRStream(Stream):
         now = dt.datetime.now(dt.timezone.utc)
         self._extracted_suffix = b',"time_extracted":' + msgspec.json.encode(now) + b"}\n"
 
+    def _keyed(self, rows: list[dict], key: str, rk_type: type) -> list[dict]:
+        """Rows must carry their primary key and a replication key of the expected type: paging
+        and bookmarks depend on them, so anything else is refused with one clear line."""
+        rk = self.replication_key
+        for row in rows:
+            if row.get(key) is None or not isinstance(row.get(rk), rk_type):
+                raise ApiError(f"{self.name}: the API returned a row without a usable {key!r} "
+                               f"and {rk!r} ({ {k: row.get(k) for k in (key, rk)} }); "
+                               "cannot page or bookmark safely")
+        return rows
+
     def get_replication_key_signpost(self, context) -> None:
         """No signpost: bookmarks are window ends, never later than the range's end."""
         return None
@@ -175,7 +186,7 @@ class FlashCallStream(CDRStream):
             if len(rows) > FLASH_PAGE:
                 raise ApiError(f"{self.name}: the API returned {len(rows)} rows, more than "
                                f"{FLASH_PAGE}; keyset paging cannot be trusted")
-            return rows
+            return self._keyed(rows, "id", str)
         message = payload.get("msg") or payload.get("message") or "" if code else ""
         if code == "3":
             raise TransientError(f"code 3 ({message or 'too many requests'})")
@@ -234,8 +245,10 @@ class ContactCenterStream(CDRStream):
     def _check(self, response: requests.Response) -> list[dict]:
         payload = json_body(response, self.name)
         code = payload.get("code") if isinstance(payload, dict) else None
+        if isinstance(code, str) and code.isdigit():  # tolerate "0" for 0
+            code = int(code)
         if code == 0:
-            return payload.get("data") or []
+            return self._keyed(payload.get("data") or [], "callId", int)
         message = payload.get("msg") or "no message" if isinstance(payload, dict) else ""
         if code in (88, 99):
             raise TransientError(f"code {code} ({message})")

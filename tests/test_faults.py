@@ -71,6 +71,8 @@ FATAL = [
     ("cc_cdrs", {}, "code:41000", ["code 41000", "injected error 41000"]),
     ("cc_cdrs", {}, "status:401", ["HTTP 401", "credentials"]),
     ("flash_call_cdrs", {}, "status:403", ["HTTP 403", "credentials"]),
+    ("flash_call_cdrs", {}, "badrow", ["without a usable 'id' and 'gmtCreate'"]),
+    ("cc_cdrs", {}, "badrow", ["without a usable 'callId' and 'startTime'"]),
 ]
 
 

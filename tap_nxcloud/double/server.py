@@ -27,7 +27,8 @@ FLASH_PATH = "/otp/call/list"
 CC_PATH = "/saas/cc/openapi/cdr/page"
 WALL_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 FAULT_KINDS = ("429", "500", "502", "503", "reset", "timeout", "truncated", "html", "busy", "skew")
-# Scripted only: "code:N" answers with API code N (vendor envelope), "status:N" with HTTP status N.
+# Scripted only: "code:N" answers with API code N (vendor envelope), "status:N" with HTTP status N,
+# "badrow" with success and a row that lacks its keys.
 # How the cc server may read its second bounds against millisecond rows (undocumented upstream).
 BOUNDS = ("inclusive", "exclusive-end", "exclusive", "seconds")
 
@@ -280,6 +281,10 @@ class _Handler(BaseHTTPRequestHandler):
                 else {"code": 88 if len(d.log) % 2 else 99, "msg": "System error", "data": {}}
         elif fault == "skew" and stream == "cc_cdrs":
             payload = {"code": 1004, "msg": "Timestamp expired", "data": {}}
+        elif fault == "badrow":
+            payload = ({"code": "0", "cdrs": [{"id": 1, "gmtCreate": None}]}
+                       if stream == "flash_call_cdrs"
+                       else {"code": 0, "data": [{"callId": "x", "startTime": "soon"}]})
         elif fault and fault.startswith("code:"):
             code = fault[5:]
             flash = stream == "flash_call_cdrs"
