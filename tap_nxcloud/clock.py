@@ -95,9 +95,6 @@ class WallClock:
     def wall(self, tick: int) -> str:
         return self.to_naive(tick).strftime(WALL_FORMAT)
 
-    def tick_of_wall(self, text: str) -> int:
-        return int((dt.datetime.strptime(text, WALL_FORMAT) - _EPOCH).total_seconds())
-
     def bookmark(self, tick: int) -> str:
         return self.to_naive(tick).replace(tzinfo=self.zone).isoformat()
 

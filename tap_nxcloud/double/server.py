@@ -223,8 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, json.dumps(stats).encode())
         if parts.path != FLASH_PATH:
             return self._send(404, b'{"error":"not found"}')
-        self._serve("flash_call_cdrs", lambda: self.double.flash_call_list(parse_qs(parts.query)),
-                    {k: v[0] for k, v in parse_qs(parts.query).items() if k in ("start", "end")})
+        query = parse_qs(parts.query)
+        self._serve("flash_call_cdrs", lambda: self.double.flash_call_list(query),
+                    {k: v[0] for k, v in query.items() if k in ("start", "end")})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
