@@ -51,7 +51,7 @@ def parse_instant(name: str, value: str, zone: ZoneInfo) -> dt.datetime:
 
 
 class EpochClock:
-    """Contact-center clock: epoch seconds; bookmarks are epoch milliseconds like `startTime`."""
+    """Contact-center clock: epoch seconds; bookmarks are RFC 3339 UTC instants."""
 
     @staticmethod
     def from_instant(instant: dt.datetime) -> int:
@@ -62,16 +62,56 @@ class EpochClock:
         return dt.datetime.fromtimestamp(tick, UTC)
 
     @staticmethod
-    def bookmark(tick: int) -> int:
-        return tick * 1000
+    def encode(tick: int) -> int:
+        return tick
 
     @staticmethod
-    def parse_bookmark(value: object) -> dt.datetime:
-        return dt.datetime.fromtimestamp(int(value) / 1000, UTC)  # type: ignore[call-overload]
+    def day(tick: int) -> dt.date:
+        return EpochClock.to_instant(tick).date()
+
+    @staticmethod
+    def bookmark(tick: int) -> str:
+        return EpochClock.to_instant(tick).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     @staticmethod
     def label(tick: int) -> str:
-        return EpochClock.to_instant(tick).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return EpochClock.bookmark(tick)
+
+
+def parse_bookmark(value: object) -> dt.datetime:
+    """A bookmark as aware UTC: RFC 3339 (any offset), or epoch milliseconds as v0.1 wrote for
+    cc_cdrs. Raises ValueError or TypeError for anything else."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(type(value).__name__)
+    if isinstance(value, int) or value.isdigit():
+        return dt.datetime.fromtimestamp(int(value) / 1000, UTC)
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("no UTC offset")
+    return parsed.astimezone(UTC)
+
+
+class EpochMillis:
+    """Epoch milliseconds -> RFC 3339 UTC with milliseconds; 0 (the API's "never") -> None.
+
+    The date-and-minute prefix is cached: rows come clustered in time, so it nearly always hits.
+    """
+
+    def __init__(self) -> None:
+        self._minutes: dict[int, str] = {}
+
+    def __call__(self, ms: int) -> str | None:
+        if not ms:
+            return None
+        seconds, millis = divmod(int(ms), 1000)
+        minute, second = divmod(seconds, 60)
+        prefix = self._minutes.get(minute)
+        if prefix is None:
+            if len(self._minutes) > 4096:
+                self._minutes.clear()
+            prefix = self._minutes[minute] = dt.datetime.fromtimestamp(
+                minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:")
+        return f"{prefix}{second:02d}.{millis:03d}Z"
 
 
 class WallClock:
@@ -95,13 +135,13 @@ class WallClock:
     def wall(self, tick: int) -> str:
         return self.to_naive(tick).strftime(WALL_FORMAT)
 
+    encode = wall
+
+    def day(self, tick: int) -> dt.date:
+        return self.to_naive(tick).date()
+
     def bookmark(self, tick: int) -> str:
         return self.to_naive(tick).replace(tzinfo=self.zone).isoformat()
-
-    @staticmethod
-    def parse_bookmark(value: object) -> dt.datetime:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
     def label(self, tick: int) -> str:
         return f"{self.wall(tick)} {self.zone.key}"
@@ -112,7 +152,7 @@ class WallClock:
         The offset is looked up once per minute of wall-clock time (zone transitions fall on whole
         minutes) and kept in a small cache: rows arrive in time order, so it nearly always hits.
         """
-        if text is None:
+        if not text:  # null, or "" for a time that has not happened
             return None
         if len(text) != 19 or text[10] != " ":
             return dt.datetime.fromisoformat(text).replace(tzinfo=self.zone).isoformat()

@@ -1,39 +1,44 @@
-"""Reading one window to its end, page by page, for each of the two APIs' paging schemes."""
+"""Reading one window to its end, page by page: the two paging schemes NXCloud APIs use."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 
 from .clock import WALL_FORMAT
 from .errors import ApiError
 
 FLASH_PAGE = 100  # the flash-call API returns at most 100 rows a call and has no paging
+MAX_PASSES = 3
 
 
-def flash_pages(fetch: Callable[[str, str], list[dict]], start: str, end: str,
-                warn: Callable[[str], None]) -> Iterator[list[dict]]:
-    """Keyset paging on the one-second `gmtCreate` clock, bounds inclusive, as the vendor says.
+def keyset_pages(fetch: Callable[[str, str], list[dict]], start: str, end: str,
+                 warn: Callable[[str], None], size: int = FLASH_PAGE,
+                 key: str = "gmtCreate", ident: str = "id") -> Iterator[list[dict]]:
+    """Keyset paging on a one-second wall clock, bounds inclusive, as the flash-call page says.
 
-    The next call starts at the newest `gmtCreate` seen, so that second's rows come again: they are
-    dropped by id. When a full page lies within the very second it started at, no call can reach
-    the rest of that second; say so and go on with the next second rather than loop.
+    The next call starts at the newest `key` seen, so that second's rows come again: they are
+    dropped by `ident`. When a full page lies within the very second it started at, no call can
+    reach the rest of that second; say so and go on with the next second rather than loop.
     """
     seen_second, seen_ids = None, set()
     while True:
         rows = fetch(start, end)
+        if len(rows) > size:
+            raise ApiError(f"the API returned {len(rows)} rows, more than {size}; keyset paging "
+                           "cannot be trusted")
         # read what paging needs before yielding: the consumer may rewrite the rows in place
-        new = [r for r in rows if r["gmtCreate"] != seen_second or r["id"] not in seen_ids]
-        full = len(rows) >= FLASH_PAGE
-        last = max(r["gmtCreate"] for r in rows) if full else None
-        last_ids = {r["id"] for r in rows if r["gmtCreate"] == last} if full else None
+        new = [r for r in rows if r[key] != seen_second or r[ident] not in seen_ids]
+        full = len(rows) >= size
+        last = max(r[key] for r in rows) if full else None
+        last_ids = {r[ident] for r in rows if r[key] == last} if full else None
         if new:
             yield new
         if not full:
             return
         if last == start:
-            warn(f"at least {FLASH_PAGE} rows share the second {start}; the API returns at most "
-                 f"{FLASH_PAGE} rows a call and cannot page within one second, so rows of that "
+            warn(f"at least {size} rows share the second {start}; the API returns at most "
+                 f"{size} rows a call and cannot page within one second, so rows of that "
                  "second beyond those may be missing")
             following = dt.datetime.strptime(start, WALL_FORMAT) + dt.timedelta(seconds=1)
             start, seen_second, seen_ids = following.strftime(WALL_FORMAT), None, set()
@@ -43,25 +48,46 @@ def flash_pages(fetch: Callable[[str, str], list[dict]], start: str, end: str,
         start, seen_second, seen_ids = last, last, last_ids
 
 
-def cc_pages(fetch: Callable[[int], list[dict]], size: int, lo_ms: int, hi_ms: int,
-             ) -> Iterator[list[dict]]:
-    """page/size paging until a short page; keeps rows with lo_ms <= startTime < hi_ms, once each.
+def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: int,
+                 identity: Callable[[dict], Hashable], warn: Callable[[str], None],
+                 ) -> Iterator[list[dict]]:
+    """page/size paging to the end of a query; every row once, even while the data shifts.
 
-    Row order is undocumented and rows may arrive while paging shifts the offsets, so rows are
-    de-duplicated by `callId` over the whole window; a full page with nothing new means the server
-    ignores `page`, which would otherwise loop forever.
+    The end is where the API's total says (page x size >= total, or an empty page), or, for an
+    API without totals, the first short page. Offsets over data that changes while it is paged
+    shift: a row inserted before the current offset pushes one row onto the next page (seen
+    twice) and the inserted row is never seen; a deletion pulls one row back onto a page already
+    read (never seen). A pass that saw a row twice, a total that fell, or fewer rows than the
+    final total is therefore not trusted: the query is read again, emitting only rows not yet
+    emitted, until a pass is clean (at most MAX_PASSES; rows that arrive all the while are read by
+    the next run's lookback). Rows appended at the end make the total grow, harmlessly.
     """
-    seen: set[str] = set()
-    page = 1
-    while True:
-        rows = fetch(page)
-        fresh = [r for r in rows if r["callId"] not in seen]
-        seen.update(r["callId"] for r in fresh)
-        kept = [r for r in fresh if lo_ms <= r["startTime"] < hi_ms]
-        if kept:
-            yield kept
-        if len(rows) < size:
+    emitted: set = set()
+    for _ in range(MAX_PASSES):
+        page, this_pass, shifted, last_total = 1, set(), False, None
+        while True:
+            rows, total = fetch(page)
+            keys = [identity(r) for r in rows]
+            new_here = {k for k in keys if k not in this_pass}
+            if len(rows) >= size and not new_here:
+                raise ApiError(f"paging made no progress at page {page}: the API answered the "
+                               "same rows again")
+            shifted |= len(new_here) < len(keys)
+            this_pass |= new_here
+            fresh = [r for r, k in zip(rows, keys, strict=True) if k not in emitted]
+            emitted.update(identity(r) for r in fresh)
+            if fresh:
+                yield fresh
+            if total is None:
+                done = len(rows) < size
+            else:
+                shifted |= last_total is not None and total < last_total
+                last_total = total
+                done = not rows or page * size >= total
+            if done:
+                break
+            page += 1
+        if not shifted and (last_total is None or len(this_pass) >= last_total):
             return
-        if not fresh:
-            raise ApiError(f"contact-center paging made no progress at page {page}")
-        page += 1
+    warn(f"rows kept shifting between pages over {MAX_PASSES} reads of the same query; rows "
+         "that arrived meanwhile are read by the next run (lookback)")

@@ -15,34 +15,64 @@ from zoneinfo import ZoneInfo
 from singer_sdk import typing as th
 
 from .clock import UTC, SettingError, load_zone, parse_instant
+from .streams import STREAMS
 
-DEFAULT_API_URL = "https://api2.nxcloud.com"
+
+def _product_settings() -> list[th.Property]:
+    """Credentials and URL override of every product, from the stream specs."""
+    out = []
+    for spec in STREAMS:
+        key, secret = spec.credentials
+        out += [
+            th.Property(key, th.StringType,
+                        description=f"{spec.label} {key.rsplit('_', 2)[-2]} key. Without it the "
+                                    f"{spec.name} stream is skipped."),
+            th.Property(secret, th.StringType, secret=True,
+                        description=f"{spec.label} secret"
+                        + (" (signs requests; never sent)." if spec.auth.signer("k", "s")
+                           else " (sent in the request, never logged).")),
+            th.Property(f"{spec.product}_api_url", th.StringType,
+                        description=f"Base URL for {spec.name} only (a regional gateway). "
+                                    f"Default: `api_url`, else {spec.host}."),
+        ]
+    return out
+
+
+def _lookbacks() -> list[th.Property]:
+    out, seen = [], set()
+    for spec in STREAMS:
+        if spec.lookback_setting in seen:
+            continue
+        seen.add(spec.lookback_setting)
+        names = [s.name for s in STREAMS if s.lookback_setting == spec.lookback_setting]
+        out.append(th.Property(
+            spec.lookback_setting, th.IntegerType, default=spec.lookback_minutes,
+            description=f"Each incremental run of {' and '.join(names)} re-reads this far before "
+                        "the bookmark, for rows that appear or change after the previous run."))
+    return out
+
 
 SCHEMA = th.PropertiesList(
-    th.Property("api_url", th.StringType, default=DEFAULT_API_URL,
-                description="Base URL of the NXCloud API (NXCloud has regional gateways)."),
     th.Property("start_date", th.StringType, required=True,
-                description="Read calls from this instant: an ISO 8601 date-time with an offset "
+                description="Read records from this instant: an ISO 8601 date-time with an offset "
                             "(2024-01-31T00:00:00Z) or a date, meaning midnight in `timezone`."),
     th.Property("end_date", th.StringType,
-                description="Read calls before this instant (same formats as start_date). "
+                description="Read records before this instant (same formats as start_date). "
                             "Default: now minus `safety_lag_seconds`."),
-    th.Property("flash_call_app_key", th.StringType,
-                description="Flash-call application key. Without it the flash_call_cdrs stream "
-                            "is skipped."),
-    th.Property("flash_call_app_secret", th.StringType, secret=True,
-                description="Flash-call application secret."),
-    th.Property("cc_access_key", th.StringType,
-                description="Contact-center access key. Without it the cc_cdrs stream is "
-                            "skipped."),
-    th.Property("cc_access_secret", th.StringType, secret=True,
-                description="Contact-center access secret (signs requests; never sent)."),
+    th.Property("api_url", th.StringType,
+                description="Base URL of every stream (a proxy, the API double). Default: each "
+                            "stream's documented host (api.nxcloud.com for SIP, "
+                            "api2.nxcloud.com for the others)."),
+    th.Property("account", th.StringType,
+                description="A short name of this NXCloud account. When set, every record "
+                            "carries it in an `account` column, which becomes the first key "
+                            "property of every stream, so several accounts can share tables."),
+    *_product_settings(),
     th.Property("timezone", th.StringType, default="Asia/Shanghai",
-                description="IANA zone of the flash-call API's wall-clock times (an assumption: "
-                            "see the README for how to check it)."),
-    th.Property("lookback_minutes", th.IntegerType, default=120,
-                description="Each incremental run re-reads this far before the bookmark, for "
-                            "calls whose rows appear or change after the previous run."),
+                description="IANA zone of the wall-clock times and dates of the flash-call, "
+                            "SMS, voice, SIP and DID APIs (an assumption: see the README for how "
+                            "to check it)."),
+    *_lookbacks(),
     th.Property("cc_direction", th.IntegerType, allowed_values=[0, 1, 2, 3],
                 description="Contact-center filter: 0 all, 1 inbound, 2 outbound, 3 AICC."),
     th.Property("cc_answered", th.IntegerType, allowed_values=[0, 1, 2],
@@ -52,18 +82,20 @@ SCHEMA = th.PropertiesList(
                             "still filling is never bookmarked."),
     th.Property("window_minutes", th.IntegerType, default=60,
                 description="Size of the first time window; later windows are sized to hold "
-                            "about `window_target_rows` rows."),
+                            "about `window_target_rows` rows (SMS and DID: one calendar day)."),
     th.Property("max_window_minutes", th.IntegerType, default=10080,
-                description="Largest time window (default 7 days)."),
+                description="Largest time window (default 7 days; voice and SIP: at most 24 h)."),
     th.Property("window_target_rows", th.IntegerType, default=2000,
-                description="Rows a window aims at: the most a resumed run reads again."),
+                description="Rows a window aims at (for APIs with pages of 100; scaled up with "
+                            "the page size): the most a resumed run reads again."),
     th.Property("max_workers", th.IntegerType, default=4,
                 description="Windows fetched at once per stream (1 = sequential)."),
     th.Property("progress_log_seconds", th.NumberType, default=30,
                 description="Least time between two progress lines (rows so far, window reached) "
                             "of a long sync."),
     th.Property("request_timeout", th.NumberType, default=60,
-                description="Seconds to wait for a response before retrying."),
+                description="Seconds a whole request may take (connect, headers, body) before it "
+                            "is retried."),
     th.Property("max_retries", th.IntegerType, default=6,
                 description="Retries of a failing request before the sync stops."),
     th.Property("backoff_base_seconds", th.NumberType, default=2,
@@ -72,26 +104,22 @@ SCHEMA = th.PropertiesList(
                 description="Longest retry delay (also the cap on a Retry-After header)."),
 ).to_dict()
 
-SECRETS = ("flash_call_app_secret", "cc_access_secret")
-_PAIRS = (("flash_call_app_key", "flash_call_app_secret"), ("cc_access_key", "cc_access_secret"))
+SECRETS = tuple(spec.secret_setting for spec in STREAMS)
+_PAIRS = tuple(spec.credentials for spec in STREAMS)
 _POSITIVE = ("progress_log_seconds", "window_minutes", "max_window_minutes",
              "window_target_rows", "max_workers", "request_timeout", "backoff_max_seconds")
-_NON_NEGATIVE = ("lookback_minutes", "safety_lag_seconds", "max_retries", "backoff_base_seconds")
+_NON_NEGATIVE = ("safety_lag_seconds", "max_retries", "backoff_base_seconds",
+                 *(spec.lookback_setting for spec in STREAMS))
+_URLS = ("api_url", *(f"{spec.product}_api_url" for spec in STREAMS))
 
 
 @dataclass(frozen=True)
 class Settings:
-    api_url: str
+    config: dict
     start: dt.datetime
     end: dt.datetime
     zone: ZoneInfo
-    lookback: dt.timedelta
-    flash_key: str | None
-    flash_secret: str | None
-    cc_key: str | None
-    cc_secret: str | None
-    cc_direction: int | None
-    cc_answered: int | None
+    account: str | None
     window_seconds: int
     max_window_seconds: int
     target_rows: int
@@ -101,6 +129,26 @@ class Settings:
     backoff_base: float
     backoff_max: float
     progress_every: float
+
+    def value(self, name: str):
+        value = self.config.get(name)
+        return SCHEMA["properties"][name].get("default") if value is None else value
+
+    def credentials(self, spec) -> tuple[str, str] | None:
+        key, secret = (self.config.get(name) for name in spec.credentials)
+        return (key, secret) if key and secret else None
+
+    def url(self, spec) -> str:
+        url = self.config.get(f"{spec.product}_api_url") or self.config.get("api_url") \
+            or spec.host
+        return url.rstrip("/")
+
+    def lookback(self, spec) -> dt.timedelta:
+        return dt.timedelta(minutes=self.value(spec.lookback_setting))
+
+    def filters(self, spec) -> dict:
+        return {param: self.config[name] for name, param in spec.filters.items()
+                if self.config.get(name) is not None}
 
 
 def _type_errors(config: dict) -> list[str]:
@@ -140,12 +188,15 @@ def parse(config: dict) -> Settings:
             have, lack = (key, secret) if get(key) else (secret, key)
             errors.append(f"{have} is set but {lack} is not; set both or neither")
     if not any(get(key) and get(secret) for key, secret in _PAIRS):
-        errors.append("no credentials: set flash_call_app_key and flash_call_app_secret, "
-                      "and/or cc_access_key and cc_access_secret")
-    api_url = (get("api_url") or DEFAULT_API_URL).rstrip("/")
-    parts = urlsplit(api_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        errors.append("api_url must be an http(s) URL such as https://api2.nxcloud.com")
+        errors.append("no credentials: set the key and secret of at least one product ("
+                      + ", ".join(f"{k}/{s}" for k, s in _PAIRS) + ")")
+    for name in _URLS:
+        parts = urlsplit(get(name) or "https://x")
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            errors.append(f"{name} must be an http(s) URL such as https://api2.nxcloud.com")
+    account = get("account")
+    if account is not None and not account.strip():
+        errors.append("account must not be empty (leave it unset for a single account)")
     zone = start = end = None
     try:
         zone = load_zone(get("timezone") or "Asia/Shanghai")
@@ -177,12 +228,7 @@ def parse(config: dict) -> Settings:
         return SCHEMA["properties"][name].get("default") if value is None else value
 
     return Settings(
-        api_url=api_url, start=start, end=end, zone=zone,
-        lookback=dt.timedelta(minutes=num("lookback_minutes")),
-        flash_key=get("flash_call_app_key") or None,
-        flash_secret=get("flash_call_app_secret") or None,
-        cc_key=get("cc_access_key") or None, cc_secret=get("cc_access_secret") or None,
-        cc_direction=get("cc_direction"), cc_answered=get("cc_answered"),
+        config=dict(config), start=start, end=end, zone=zone, account=account,
         window_seconds=60 * num("window_minutes"),
         max_window_seconds=60 * num("max_window_minutes"),
         target_rows=num("window_target_rows"), workers=num("max_workers"),

@@ -1,8 +1,11 @@
-"""The tap: settings, the streams that have credentials, and a --test that names what works."""
+"""The tap: settings, the streams that have credentials, state checks, and a --test that names
+what works."""
 
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import ClassVar
 
 import click
@@ -13,19 +16,19 @@ from singer_sdk.tap_base import CliTestOptionValue
 
 from . import redact
 from .clock import SettingError
-from .errors import Interrupted, TapError
+from .errors import Interrupted, StateError, TapError
 from .settings import SCHEMA, SECRETS, parse
-from .streams import CDRStream, ContactCenterStream, FlashCallStream
+from .stream import WindowedStream
+from .streams import BY_NAME, STREAMS
 from .writer import BufferedWriter
 
-STREAM_TYPES = (FlashCallStream, ContactCenterStream)
 # lets --discover build stream objects from an incomplete config; never used to send a request
-_PLACEHOLDER = {"start_date": "2000-01-01", "flash_call_app_key": "-", "flash_call_app_secret": "-",
-                "cc_access_key": "-", "cc_access_secret": "-"}
+_PLACEHOLDER = {"start_date": "2000-01-01", **{name: "-" for spec in STREAMS
+                                               for name in spec.credentials}}
 
 
 class TapNXCloud(Tap):
-    """Singer tap for NXCloud flash-call and contact-center call detail records."""
+    """Singer tap for NXCloud call and message records: flash call, CC, SMS, voice, SIP, DID."""
 
     name = "tap-nxcloud"
     # a copy: the SDK appends its built-in settings (stream maps, flattening) to this dict in place
@@ -38,9 +41,25 @@ class TapNXCloud(Tap):
         PluginCapabilities.FLATTENING, PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
-    def __init__(self, *args, **kwargs) -> None:
-        self.active_streams: set[CDRStream] = set()
-        super().__init__(*args, **kwargs)
+    def __init__(self, *args, state=None, **kwargs) -> None:
+        self.active_streams: set[WindowedStream] = set()
+        if isinstance(state, str | Path):  # read here: the SDK's reader ends in a traceback
+            state = read_state(state)
+        super().__init__(*args, state=state, **kwargs)
+
+    def load_state(self, state: dict) -> None:
+        """Check the state before any request: a broken one stops the run with one line."""
+        if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
+            raise StateError("the state has no `bookmarks` object; fix it, or run without "
+                             "--state for a full sync from start_date")
+        for name, entry in state.get("bookmarks", {}).items():
+            if name in BY_NAME and not isinstance(entry, dict):
+                raise StateError(f"{name}: the state's entry is not an object; fix it or remove "
+                                 "it to read from start_date")
+        super().load_state(state)
+        if getattr(self, "_syncing", False):
+            for stream in self.streams.values():
+                stream.bookmark()  # raises StateError naming the stream
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # raise_errors is False only for --discover, which describes both streams regardless
@@ -56,14 +75,14 @@ class TapNXCloud(Tap):
             return [str(exc)]
         return []
 
-    def discover_streams(self) -> list[CDRStream]:
+    def discover_streams(self) -> list[WindowedStream]:
         streams = []
-        for cls in STREAM_TYPES:
-            key = cls.credential_settings[0]
+        for spec in STREAMS:
+            key = spec.credentials[0]
             if self._syncing and not self.config.get(key):
-                self.logger.info("Skipping stream %s: %s is not set.", cls.name, key)
+                self.logger.info("Skipping stream %s: %s is not set.", spec.name, key)
                 continue
-            streams.append(cls(self, self.settings))
+            streams.append(WindowedStream(self, spec, self.settings))
         return streams
 
     terminating = 0
@@ -105,3 +124,17 @@ class TapNXCloud(Tap):
             else:
                 tap.logger.info("OK %s: the API accepted the credentials", stream.name)
         ctx.exit(1 if failed else 0)
+
+
+def read_state(path: str | Path) -> dict:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StateError(f"cannot read the state file {path}: {exc.strerror}") from None
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise StateError(f"the state file {path} is not JSON ({exc}); fix it, or run without "
+                         "--state for a full sync from start_date") from None

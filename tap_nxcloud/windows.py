@@ -50,3 +50,26 @@ class WindowPlanner:
             return  # the range's clipped last window says little about density
         ideal = window.seconds * self._target / rows if rows else window.seconds * 8
         self._size = int(max(self._min, min(ideal, window.seconds * 8, self._max)))
+
+
+class DayPlanner:
+    """Calendar-day windows on a wall clock (SMS and DID take one `date` a request): each window is
+    one day of the zone, cut to the range at both ends; the first is clipped to the range start."""
+
+    DAY = 86400
+    observed = 1  # sizes never adapt: every window may be fetched at once
+    size = DAY
+
+    def __init__(self, start: int, end: int) -> None:
+        self._next, self._end = start, end
+
+    def next(self) -> Window | None:
+        if self._next >= self._end:
+            return None
+        midnight = self._next - self._next % self.DAY + self.DAY
+        window = Window(self._next, min(midnight, self._end))
+        self._next = window.end
+        return window
+
+    def observe(self, window: Window, rows: int) -> None:
+        pass

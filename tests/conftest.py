@@ -16,6 +16,7 @@ import pytest
 
 from tap_nxcloud.double import ApiDouble
 from tap_nxcloud.double.data import cc_rows, flash_rows
+from tap_nxcloud.schemas import load as load_schema
 
 ZONE = ZoneInfo("Asia/Shanghai")
 BIN = Path(sys.executable).parent
@@ -68,14 +69,28 @@ def run_tap(config: dict, tmp_path: Path, *args: str, state: dict | None = None,
     return run
 
 
-def expected_flash(row: dict, zone: ZoneInfo = ZONE) -> dict:
-    """What the tap must emit for a row the double holds: wall-clock fields as RFC 3339."""
+def _time(value, zone: ZoneInfo):
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, int):  # epoch milliseconds
+        return dt.datetime.fromtimestamp(value / 1000, dt.UTC).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+    naive = dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+    return naive.replace(tzinfo=zone).isoformat()
+
+
+def expected(stream: str, row: dict, zone: ZoneInfo = ZONE, **added) -> dict:
+    """What the tap must emit for a row the double holds (in its canonical types): every
+    date-time field of the stream's schema as RFC 3339, plus the columns the tap adds."""
     out = dict(row)
-    for f in WALL_FIELDS:
-        if out.get(f) is not None:
-            naive = dt.datetime.strptime(out[f], "%Y-%m-%d %H:%M:%S")
-            out[f] = naive.replace(tzinfo=zone).isoformat()
-    return out
+    for name, prop in load_schema(stream)["properties"].items():
+        if prop.get("format") == "date-time" and name in out:
+            out[name] = _time(out[name], zone)
+    return {**out, **added}
+
+
+def expected_flash(row: dict, zone: ZoneInfo = ZONE) -> dict:
+    return expected("flash_call_cdrs", row, zone)
 
 
 def config_for(double: ApiDouble, **extra) -> dict:
@@ -112,6 +127,6 @@ def assert_exact(run: Run, double: ApiDouble, *, flash_from: str = "", cc_from: 
     assert len({r["id"] for r in flash}) == len(flash), "duplicate flash rows"
     assert sorted(flash, key=lambda r: r["id"]) == sorted(want_flash, key=lambda r: r["id"])
     cc = run.records("cc_cdrs")
-    want_cc = [r for r in double.cc.rows() if r["startTime"] >= cc_from]
+    want_cc = [expected("cc_cdrs", r) for r in double.cc.rows() if r["startTime"] >= cc_from]
     assert len({r["callId"] for r in cc}) == len(cc), "duplicate cc rows"
     assert sorted(cc, key=lambda r: r["callId"]) == sorted(want_cc, key=lambda r: r["callId"])

@@ -35,15 +35,19 @@ def test_connection_test_names_what_works_and_what_does_not(loaded, tmp_path):
     assert "Traceback" not in bad.stderr
 
 
-def test_discover_lists_both_streams_whatever_the_credentials(double, tmp_path):
+KEYS = {"flash_call_cdrs": (["id"], "gmtCreate"), "cc_cdrs": (["callId"], "startTime"),
+        "sms_cdrs": (["msgid", "phone"], "date"), "voice_cdrs": (["voiceType", "id"], "start_time"),
+        "sip_cdrs": (["id"], "start_time"), "did_cdrs": (["id"], "startTime")}
+
+
+def test_discover_lists_every_stream_whatever_the_credentials(double, tmp_path):
     for config in ({}, config_for(double, flash_call_app_key=None, flash_call_app_secret=None)):
         run = run_tap(config, tmp_path, "--discover")
         assert run.returncode == 0, run.stderr
         catalog = json.loads(run.stdout)
         streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-        assert set(streams) == {"flash_call_cdrs", "cc_cdrs"}
-        assert streams["cc_cdrs"]["key_properties"] == ["callId"]
-        assert streams["flash_call_cdrs"]["replication_key"] == "gmtCreate"
+        assert {name: (s["key_properties"], s["replication_key"])
+                for name, s in streams.items()} == KEYS
     assert double.requests() == []
 
 

@@ -11,10 +11,18 @@ import pytest
 import requests
 
 from tap_nxcloud.auth import CCSignedAuth, cc_signature
-from tap_nxcloud.clock import UTC, SettingError, WallClock, parse_instant
+from tap_nxcloud.clock import (
+    UTC,
+    EpochMillis,
+    SettingError,
+    WallClock,
+    parse_bookmark,
+    parse_instant,
+)
 from tap_nxcloud.errors import ApiError
-from tap_nxcloud.paging import cc_pages, flash_pages
-from tap_nxcloud.windows import Window, WindowPlanner
+from tap_nxcloud.paging import keyset_pages, offset_pages
+from tap_nxcloud.rows import Shaper
+from tap_nxcloud.windows import DayPlanner, Window, WindowPlanner
 
 VECTORS = [  # shared/nxcloud-api/NOTES.md
     ('{"name":"牛小信","id":10001}', "87c3560d3331ae23f1021e2025722354"),
@@ -59,7 +67,7 @@ def _flash_api(rows):
 def test_flash_keyset_paging_dedupes_the_repeated_second():
     rows = [{"id": i, "gmtCreate": f"2026-10-01 00:00:{i // 7:02d}"} for i in range(350)]
     fetch, calls = _flash_api(rows)
-    got = [r["id"] for page in flash_pages(fetch, "2026-10-01 00:00:00", "2026-10-01 00:00:59",
+    got = [r["id"] for page in keyset_pages(fetch, "2026-10-01 00:00:00", "2026-10-01 00:00:59",
                                            warn=pytest.fail) for r in page]
     assert sorted(got) == list(range(350)) and len(got) == 350
     assert len(calls) == 4  # ceil(350 / (100 - rows of the repeated second)) and no more
@@ -70,27 +78,83 @@ def test_flash_paging_warns_and_moves_on_past_a_crowded_second():
     rows += [{"id": 1000 + i, "gmtCreate": "2026-10-01 00:00:06"} for i in range(3)]
     fetch, calls = _flash_api(rows)
     warnings = []
-    got = [r["id"] for page in flash_pages(fetch, "2026-10-01 00:00:00", "2026-10-01 00:00:59",
+    got = [r["id"] for page in keyset_pages(fetch, "2026-10-01 00:00:00", "2026-10-01 00:00:59",
                                            warn=warnings.append) for r in page]
     assert len(got) == len(set(got)) == 103
     assert len(warnings) == 1 and "2026-10-01 00:00:05" in warnings[0]
     assert calls == ["2026-10-01 00:00:00", "2026-10-01 00:00:05", "2026-10-01 00:00:06"]
 
 
-def test_cc_paging_keeps_the_window_once_whatever_the_order():
-    rows = [{"callId": f"c{i:03d}", "startTime": 1000 * i + 500} for i in range(250)]
-    shuffled = sorted(rows, key=lambda r: r["callId"][::-1])
+def _offset_api(rows, size, totals=True):
+    """An in-memory offset-paged endpoint over a list that a test may change between calls."""
+    calls = []
 
     def fetch(page):
-        return shuffled[(page - 1) * 100: page * 100]
-    got = [r["callId"] for p in cc_pages(fetch, 100, 10_000, 200_000) for r in p]
-    assert sorted(got) == [f"c{i:03d}" for i in range(10, 200)]
+        calls.append(page)
+        return rows[(page - 1) * size: page * size], (len(rows) if totals else None)
+    return fetch, calls
 
 
-def test_cc_paging_refuses_a_server_that_ignores_page():
-    rows = [{"callId": f"c{i}", "startTime": 1} for i in range(100)]
+def _ident(row):
+    return row["id"]
+
+
+def test_offset_paging_reads_every_row_once_by_totals_or_short_page():
+    for totals in (True, False):
+        rows = [{"id": i} for i in range(250)]
+        fetch, calls = _offset_api(rows, 100, totals)
+        got = [r["id"] for p in offset_pages(fetch, 100, _ident, pytest.fail) for r in p]
+        assert got == list(range(250)) and calls == [1, 2, 3]
+    rows = [{"id": i} for i in range(200)]  # an exact multiple: totals spare the empty page
+    fetch, calls = _offset_api(rows, 100)
+    assert sum(len(p) for p in offset_pages(fetch, 100, _ident, pytest.fail)) == 200
+    assert calls == [1, 2]
+
+
+@pytest.mark.parametrize("totals", [True, False])
+def test_offset_paging_survives_an_insert_before_the_offset(totals):
+    rows = [{"id": i} for i in range(250)]
+    fetch, calls = _offset_api(rows, 100, totals)
+
+    def shifting(page):
+        if calls == [1]:  # after page 1 was read, a row lands at the front
+            rows.insert(0, {"id": "new"})
+        return fetch(page)
+    got = [r["id"] for p in offset_pages(shifting, 100, _ident, pytest.fail) for r in p]
+    assert sorted(map(str, got)) == sorted(map(str, [*range(250), "new"]))
+    assert len(got) == len(set(got)) == 251  # the shifted row was not emitted twice
+    assert calls[:3] == [1, 2, 3] and calls[3:] == [1, 2, 3]  # one clean second pass
+
+
+def test_offset_paging_survives_a_delete_before_the_offset():
+    rows = [{"id": i} for i in range(250)]
+    fetch, calls = _offset_api(rows, 100)
+
+    def shifting(page):
+        if calls == [1]:  # a row already read disappears: row 100 slides onto page 1
+            del rows[0]
+        return fetch(page)
+    got = [r["id"] for p in offset_pages(shifting, 100, _ident, pytest.fail) for r in p]
+    assert sorted(got) == list(range(250))  # 100 was caught by the second pass
+    assert len(calls) == 6
+
+
+def test_offset_paging_gives_up_on_endless_shifting_with_a_warning():
+    rows = [{"id": i} for i in range(150)]
+    fetch, calls = _offset_api(rows, 100)
+    warnings = []
+
+    def shifting(page):
+        rows.insert(0, {"id": f"n{len(calls)}"})
+        return fetch(page)
+    got = [r["id"] for p in offset_pages(shifting, 100, _ident, warnings.append) for r in p]
+    assert len(got) == len(set(got)) and len(warnings) == 1 and "next run" in warnings[0]
+
+
+def test_offset_paging_refuses_a_server_that_ignores_page():
+    rows = [{"id": i} for i in range(100)]
     with pytest.raises(ApiError, match="no progress"):
-        list(cc_pages(lambda page: rows, 100, 0, 10))
+        list(offset_pages(lambda page: (rows, 1000), 100, _ident, pytest.fail))
 
 
 def test_planner_covers_the_range_without_gaps_and_adapts():
@@ -126,7 +190,7 @@ def test_wall_clock_round_trip_and_offsets():
     assert shanghai.wall(tick) == "2021-04-27 17:02:22"
     assert shanghai.to_instant(tick) == instant
     assert shanghai.bookmark(tick) == "2021-04-27T17:02:22+08:00"
-    assert shanghai.parse_bookmark(shanghai.bookmark(tick)) == instant
+    assert parse_bookmark(shanghai.bookmark(tick)) == instant
     ny = WallClock(ZoneInfo("America/New_York"))
     assert ny.rfc3339("2026-07-01 12:00:00") == "2026-07-01T12:00:00-04:00"
     assert ny.rfc3339("2026-01-01 12:00:00") == "2026-01-01T12:00:00-05:00"
@@ -142,3 +206,62 @@ def test_setting_dates():
         parse_instant("start_date", "2026-10-01T00:00:00", zone)
     with pytest.raises(SettingError, match="end_date: cannot read"):
         parse_instant("end_date", "yesterday", zone)
+
+
+def test_bookmarks_of_every_form_and_the_v01_epoch_ms():
+    instant = dt.datetime(2026, 10, 3, 16, tzinfo=UTC)
+    for value in ("2026-10-03T16:00:00Z", "2026-10-04T00:00:00+08:00", 1791043200000,
+                  "1791043200000"):
+        assert parse_bookmark(value) == instant, value
+    for value in (True, {"a": 1}, 1.5, None):
+        with pytest.raises(TypeError):
+            parse_bookmark(value)
+    for value in ("yesterday", "2026-10-04T00:00:00"):
+        with pytest.raises(ValueError):
+            parse_bookmark(value)
+
+
+def test_epoch_millis_to_rfc3339():
+    conv = EpochMillis()
+    assert conv(1791043200123) == "2026-10-03T16:00:00.123Z"
+    assert conv(1791043259007) == "2026-10-03T16:00:59.007Z"
+    assert conv(0) is None
+
+
+def test_day_windows_follow_the_wall_clock_even_over_dst():
+    clock = WallClock(ZoneInfo("America/New_York"))
+    start = clock.from_instant(dt.datetime(2026, 3, 7, 15, tzinfo=UTC))  # 10:00 local, Mar 7
+    end = clock.from_instant(dt.datetime(2026, 3, 9, 16, tzinfo=UTC))  # 12:00 local, Mar 9
+    planner, days = DayPlanner(start, end), []
+    while (w := planner.next()) is not None:
+        days.append((clock.wall(w.start), clock.wall(w.end), clock.day(w.start)))
+    assert days == [("2026-03-07 10:00:00", "2026-03-08 00:00:00", dt.date(2026, 3, 7)),
+                    ("2026-03-08 00:00:00", "2026-03-09 00:00:00", dt.date(2026, 3, 8)),
+                    ("2026-03-09 00:00:00", "2026-03-09 12:00:00", dt.date(2026, 3, 9))]
+
+
+SHAPE_SCHEMA = {"properties": {
+    "id": {"type": "integer"}, "price": {"type": ["number", "null"]},
+    "network": {"type": ["string", "null"]}, "size": {"type": ["integer", "null"]},
+    "ok": {"type": ["boolean", "null"]},
+    "at": {"type": ["string", "null"], "format": "date-time"}}}
+
+
+def test_shaper_converts_lossless_values_and_keeps_the_rest_visible():
+    warnings = []
+    shape = Shaper("s", SHAPE_SCHEMA, {"at": "wall"},
+                   {"wall": WallClock(ZoneInfo("Asia/Shanghai")).rfc3339}, ("id",),
+                   lambda msg, *args: warnings.append(msg % args), account="acme")
+    row = shape({"id": "7", "price": "0.05", "network": 893, "size": "2", "ok": 1,
+                 "at": "2026-10-01 08:00:00", "brandNew": [1]})
+    assert row == {"id": 7, "price": 0.05, "network": "893", "size": 2, "ok": True,
+                   "at": "2026-10-01T08:00:00+08:00", "extra_fields": {"brandNew": [1]},
+                   "account": "acme"}
+    assert len(warnings) == 1 and "brandNew" in warnings[0]
+    row = shape({"id": 8, "price": "n/a", "size": "", "at": "", "brandNew": 2}, {"voiceType": 1})
+    assert row == {"id": 8, "price": None, "size": None, "at": None, "voiceType": 1,
+                   "extra_fields": {"price": "n/a", "brandNew": 2}, "account": "acme"}
+    assert len(warnings) == 2 and "price" in warnings[1] and "{'id': 8}" in warnings[1]
+    row = shape({"id": 9, "at": "0000-00-00 00:00:00"})  # not a time: kept visible, warned
+    assert row["at"] is None and row["extra_fields"] == {"at": "0000-00-00 00:00:00"}
+    assert "valid time" in warnings[2]

@@ -1,0 +1,246 @@
+"""The one stream class: a `StreamSpec` read in time windows, oldest first, bookmarked per window.
+
+The bookmark says how far the range is completely read, not the newest row seen: rows of a window
+come in no particular order, and a window with no rows still moves it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+import requests
+from singer_sdk import Stream
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+from . import schemas
+from .clock import UTC, EpochClock, EpochMillis, WallClock, parse_bookmark
+from .errors import Interrupted, StateError
+from .http import Client
+from .paging import keyset_pages, offset_pages
+from .responses import Reader
+from .rows import ACCOUNT, Shaper
+from .runner import Cancelled, iter_windows
+from .sdk_private import DirectRecords
+from .settings import Settings
+from .spec import Bounds, Keyset, StreamSpec
+from .windows import DayPlanner, Window, WindowPlanner
+
+FUTURE_SLACK = dt.timedelta(minutes=10)  # clock differences between the machines that ran us
+
+
+class WindowedStream(DirectRecords, Stream):
+    # Rows are shaped to their schema by `rows.Shaper`; the SDK's own conformance would redo it.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+    is_sorted = False
+
+    def __init__(self, tap, spec: StreamSpec, settings: Settings) -> None:
+        self.spec = spec
+        schema = schemas.load(spec.name)
+        keys = list(spec.primary_keys)
+        if settings.account is not None:
+            schema["properties"][ACCOUNT] = {
+                "type": "string", "description": "The tap's `account` setting (first key)."}
+            keys.insert(0, ACCOUNT)
+        super().__init__(tap, schema=schema, name=spec.name)
+        self.primary_keys = keys  # public setters; the SDK's __init__ resets both
+        self.replication_key = spec.replication_key
+        self.settings = settings
+        self.cancel = threading.Event()
+        self.clock = WallClock(settings.zone) if spec.clock == "wall" else EpochClock()
+        credentials = settings.credentials(spec) or ("-", "-")  # --discover without credentials
+        self.client = Client(spec.name, settings.url(spec), timeout=settings.timeout,
+                             max_tries=settings.max_retries + 1,
+                             backoff_base=settings.backoff_base,
+                             backoff_max=settings.backoff_max, cancel=self.cancel,
+                             **({"min_interval": spec.min_interval * 1.05}  # TEMP
+                                if spec.min_interval else {}))
+        self.reader = Reader(spec, credentials)
+        self._request = self._build_request(credentials)
+        times = {"wall": self.clock.rfc3339 if spec.clock == "wall" else None,
+                 "epoch_ms": EpochMillis()}
+        time_fields = {name: ("wall" if spec.clock == "wall" else "epoch_ms")
+                       for name, prop in schema["properties"].items()
+                       if prop.get("format") == "date-time"}
+        self.shape = Shaper(spec.name, schema, time_fields, times, spec.primary_keys,
+                            self.logger.warning, settings.account)
+
+    # --- requests ----------------------------------------------------------------------------
+    def _build_request(self, credentials: tuple[str, str]):
+        spec, url = self.spec, f"{self.settings.url(self.spec)}{self.spec.path}"
+        fields = spec.auth.fields(*credentials)
+        auth = spec.auth.signer(*credentials)
+        constant = {**spec.fixed, **self.settings.filters(spec)}
+
+        def request(params: dict) -> requests.Request:
+            params = {**params, **constant}
+            if spec.encoding == "query":
+                return requests.Request("GET", url, params={**params, **fields})
+            if spec.encoding == "form":
+                return requests.Request("POST", url, data={**params, **fields})
+            # serialized once: these exact bytes are signed (in the auth hook) and sent
+            body = msgspec.json.encode(params)
+            return requests.Request("POST", url, data=body, auth=auth,
+                                    headers={"Content-Type": "application/json"})
+        return request
+
+    def fetch(self, params: dict) -> tuple[list[dict], int | None]:
+        return self.client.call(self._request(params), self.reader)
+
+    # --- one window --------------------------------------------------------------------------
+    def _bounds(self, window: Window) -> Bounds:
+        enc, day = self.clock.encode, self.clock.day(window.start)
+        if isinstance(self.spec.paging, Keyset):  # flash: documented inclusive bounds
+            return Bounds(enc(window.start), enc(window.end - 1), day)
+        # undocumented inclusiveness: ask one second wider each side, keep [start, end) below
+        return Bounds(enc(window.start - 1), enc(window.end), day)
+
+    def pages(self, window: Window) -> Iterator[list[dict]]:
+        spec, paging = self.spec, self.spec.paging
+        query = spec.query(self._bounds(window))
+        rk, keys, shape = spec.replication_key, spec.primary_keys, self.shape
+        lo, hi = self._raw_range(window)
+        for variant in spec.variants:
+            params = {**query, **variant}
+            if isinstance(paging, Keyset):
+                def since(start: str, end: str, params=params) -> list[dict]:
+                    return self.fetch({**params, "start": start, "end": end})[0]
+                pages = keyset_pages(since, query["start"], query["end"], self._warn,
+                                     paging.size, rk, keys[0])
+            else:
+                def fetch(page: int, params=params) -> tuple[list[dict], int | None]:
+                    return self.fetch({**params, paging.page_param: page,
+                                       paging.size_param: paging.size})
+                pages = offset_pages(fetch, paging.size, self.reader.identity, self._warn)
+            for rows in pages:
+                kept = [shape(r, variant) for r in rows if lo <= r[rk] < hi]
+                if kept:
+                    yield kept
+
+    def _raw_range(self, window: Window) -> tuple[Any, Any]:
+        """The window in the replication key's wire form: wall strings compare as text; epoch
+        milliseconds as numbers."""
+        if self.spec.clock == "wall":
+            return self.clock.wall(window.start), self.clock.wall(window.end)
+        return window.start * 1000, window.end * 1000
+
+    def _warn(self, message: str) -> None:
+        zone = f" ({self.settings.zone.key})" if self.spec.clock == "wall" else ""
+        self.logger.warning("%s: %s%s", self.name, message, zone)
+
+    def probe(self) -> None:
+        """One small request that proves the credentials work (for --test)."""
+        end = self.clock.from_instant(self.settings.end)
+        bounds = self._bounds(Window(end - 60, end))
+        params = {**self.spec.query(bounds), **self.spec.variants[0]}
+        if not isinstance(self.spec.paging, Keyset):
+            params |= {self.spec.paging.page_param: 1, self.spec.paging.size_param: 1}
+        self.fetch(params)
+
+    # --- the range and its bookmark ----------------------------------------------------------
+    def bookmark(self) -> dt.datetime | None:
+        """The stored bookmark, checked: a state a user can break is refused with one line."""
+        value = self.get_context_state(None).get("replication_key_value")
+        if value in (None, ""):
+            return None
+        try:
+            parsed = parse_bookmark(value)
+        except (TypeError, ValueError, OverflowError):
+            raise StateError(f"{self.name}: the state's bookmark {value!r} is not a "
+                             f"{self.replication_key} time (RFC 3339 with an offset); fix it or "
+                             "remove this stream's entry from the state to read from "
+                             "start_date") from None
+        if parsed > dt.datetime.now(UTC) + FUTURE_SLACK:
+            raise StateError(f"{self.name}: the state's bookmark {value!r} is in the future; "
+                             "the state was edited or written by a machine with a wrong clock: "
+                             "fix it or remove this stream's entry from the state")
+        return parsed
+
+    def starting_point(self) -> tuple[dt.datetime, str]:
+        s = self.settings
+        bookmark = self.bookmark()
+        start, why = s.start, "start_date"
+        if bookmark is not None and bookmark - s.lookback(self.spec) > start:
+            start = bookmark - s.lookback(self.spec)
+            why = f"bookmark {bookmark.isoformat()} minus {s.lookback(self.spec)}"
+        days = self.spec.retention_days
+        if days:
+            # the oldest instant NXCloud still answers for, with a margin for the run's length
+            edge = dt.datetime.now(UTC) - dt.timedelta(days=days, minutes=-15)
+            if self.spec.window == "day":  # dates: the first whole day still kept
+                local = edge.astimezone(s.zone).date() + dt.timedelta(days=1)
+                edge = dt.datetime.combine(local, dt.time(), s.zone).astimezone(UTC)
+            if start < edge:
+                self.logger.warning(
+                    "%s: NXCloud keeps %s records for %d days only: %s to %s can no longer be "
+                    "read; starting at %s", self.name, self.spec.label, days,
+                    start.astimezone(s.zone).isoformat(), edge.astimezone(s.zone).isoformat(),
+                    edge.astimezone(s.zone).isoformat())
+                start, why = edge, f"{why}, clamped to the {days}-day retention"
+        return start, why
+
+    def _planner(self, first: int, last: int):
+        if self.spec.window == "day":
+            return DayPlanner(first, last)
+        s, paging = self.settings, self.spec.paging
+        size = paging.size
+        maximum = s.max_window_seconds
+        if self.spec.max_window_seconds:  # one second less: each request asks a second wider
+            maximum = min(maximum, self.spec.max_window_seconds - 1)
+        initial = s.window_seconds if size <= 100 else maximum  # big pages: start big
+        return WindowPlanner(first, last, initial=initial, minimum=60, maximum=maximum,
+                             target_rows=s.target_rows * max(1, size // 100))
+
+    def _commit(self, tick: int) -> None:
+        state = self.get_context_state(None)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = self.clock.bookmark(tick)
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def get_replication_key_signpost(self, context) -> None:
+        """No signpost: bookmarks are window ends, never later than the range's end."""
+        return None
+
+    def get_records(self, context) -> Iterable[dict]:
+        s = self.settings
+        start, why = self.starting_point()
+        first, last = self.clock.from_instant(start), self.clock.from_instant(s.end)
+        self.logger.info("%s: reading %s to %s (%s)", self.name, self.clock.label(first),
+                         self.clock.label(last), why)
+        planner = self._planner(first, last)
+        self.cancel.clear()
+        self._prepare_direct_writes()
+        self._tap.active_streams.add(self)
+        rows = windows = 0
+        started = noted = time.monotonic()
+        try:
+            for window, pages in iter_windows(planner, self.pages, workers=s.workers,
+                                              cancel=self.cancel,
+                                              queue_pages=2 * s.target_rows // 100 + 2):
+                for page in pages:
+                    rows += len(page)
+                    self._mark_extracted()
+                    yield from page
+                self._commit(window.end)
+                windows += 1
+                if time.monotonic() - noted >= s.progress_every:
+                    noted = time.monotonic()
+                    self.logger.info("%s: %d rows so far; complete up to %s; now reading "
+                                     "windows of %s", self.name, rows,
+                                     self.clock.label(window.end), _span(planner.size))
+        except Cancelled:
+            raise Interrupted(self._tap, self._tap.terminating) from None
+        finally:
+            self._tap.active_streams.discard(self)
+        self.shape.summary()
+        self.logger.info("%s: done: %d rows in %d windows, %d requests, %.1f s", self.name,
+                         rows, windows, self.client.requests_sent, time.monotonic() - started)
+
+
+def _span(seconds: int) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"

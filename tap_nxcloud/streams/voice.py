@@ -1,0 +1,26 @@
+"""Voice group-call and OTP/notification records: POST /api/voiceSms/getVoiceCdr (form)."""
+
+from ..auth import KeyFields
+from ..spec import Envelope, Offset, StreamSpec
+
+VOICE_FORM = Envelope(  # voice and SIP: "1" is success, "0" a failure with a text
+    success="1", rows=("info", "rows"), total=("info", "total"),
+    transient_texts=("frequent", "too many", "busy"),
+    fatal_texts={"appkey": "check {key} and {secret}", "secretkey": "check {key} and {secret}",
+                 "days": "the range is older than NXCloud keeps; check start_date"},
+    default_hint="the request was refused (a bug in the tap: please report it)")
+
+SPEC = StreamSpec(
+    name="voice_cdrs", product="voice", label="voice",
+    credentials=("voice_app_key", "voice_app_secret"),
+    host="https://api2.nxcloud.com", path="/api/voiceSms/getVoiceCdr", method="POST",
+    encoding="form", auth=KeyFields(), clock="wall", window="adaptive", paging=Offset(1000),
+    envelope=VOICE_FORM,
+    query=lambda b: {"start_time": b.lo, "end_time": b.hi},
+    # group calls (0) and OTP/notification calls (1) are separate sets with their own ids
+    variants=({"voiceType": 0}, {"voiceType": 1}),
+    primary_keys=("voiceType", "id"), replication_key="start_time",
+    # costs are computed late ("the cost calculation has a certain delay")
+    lookback_setting="voice_lookback_minutes", lookback_minutes=24 * 60,
+    max_window_seconds=86400, retention_days=7, min_interval=1.0,
+)
