@@ -1,0 +1,97 @@
+"""The schema files: valid, one declared type per field, described, and documented."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "schemas"
+STREAM_NAMES = {"flash_call_cdrs", "cc_cdrs", "sms_cdrs", "voice_cdrs", "sip_cdrs", "did_cdrs"}
+# descriptions that say a value is a time must go with format date-time, and the other way round
+TIME_WORDS = ("Wall-clock time from the API", "Epoch milliseconds on the wire")
+
+
+def _dictionary_module():
+    spec = importlib.util.spec_from_file_location("dictionary", ROOT / "scripts" / "dictionary.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+STREAMS = _dictionary_module().STREAMS
+
+
+def _schema(name: str) -> dict:
+    return json.loads((SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _non_null(prop: dict) -> list[str]:
+    types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+    return [t for t in types if t != "null"]
+
+
+def test_schema_files_are_exactly_the_six_streams():
+    assert {p.stem for p in SCHEMAS.glob("*.json")} == STREAM_NAMES
+    assert set(STREAMS) == STREAM_NAMES
+
+
+@pytest.mark.parametrize("name", sorted(STREAM_NAMES))
+def test_schema_is_valid_and_names_its_endpoint(name):
+    schema = _schema(name)
+    Draft202012Validator.check_schema(schema)
+    assert schema["title"] == name
+    assert schema["type"] == "object"
+    assert STREAMS[name]["endpoint"] in schema["description"]
+    # the tap adds these two to every stream; declaring them here would clash
+    assert not {"account", "extra_fields"} & set(schema["properties"])
+
+
+@pytest.mark.parametrize("name", sorted(STREAM_NAMES))
+def test_every_property_has_one_type_and_a_description(name):
+    for column, prop in _schema(name)["properties"].items():
+        assert prop.get("description", "").strip(), f"{name}.{column} has no description"
+        assert len(_non_null(prop)) == 1, f"{name}.{column}: {prop['type']}"
+
+
+@pytest.mark.parametrize("name", sorted(STREAM_NAMES))
+def test_times_are_date_time_strings(name):
+    for column, prop in _schema(name)["properties"].items():
+        says_time = any(words in prop["description"] for words in TIME_WORDS)
+        is_date_time = prop.get("format") == "date-time"
+        assert says_time == is_date_time, f"{name}.{column}"
+        if is_date_time:
+            assert _non_null(prop) == ["string"], f"{name}.{column}"
+
+
+@pytest.mark.parametrize("name", sorted(STREAM_NAMES))
+def test_key_and_replication_key_are_required_and_non_null(name):
+    schema = _schema(name)
+    meta = STREAMS[name]
+    for column in [*meta["key"], meta["replication_key"]]:
+        assert column in schema["properties"], f"{name}.{column} missing"
+        assert isinstance(schema["properties"][column]["type"], str), f"{name}.{column} nullable"
+        assert column in schema["required"], f"{name}.{column} not required"
+
+
+def test_data_dictionary_is_up_to_date():
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "dictionary.py"), "--check"],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+
+
+def test_dictionary_check_fails_when_the_file_is_stale(tmp_path, monkeypatch):
+    module = _dictionary_module()
+    stale = tmp_path / "data-dictionary.md"
+    stale.write_text("old\n", encoding="utf-8")
+    monkeypatch.setattr(module, "OUTPUT", stale)
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    assert module.main(["--check"]) == 1
+    assert module.main([]) == 0
+    assert module.main(["--check"]) == 0
