@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tap_nxcloud.streams import STREAMS
+
 from .conftest import config_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,7 +21,7 @@ def test_plain_pip_install_ships_schemas_and_syncs(loaded, tmp_path):
                     "--disable-pip-version-check", "--target", str(target), str(ROOT)],
                    check=True, capture_output=True)
     shipped = sorted(p.name for p in (target / "tap_nxcloud" / "schemas").glob("*.json"))
-    assert shipped == ["cc_cdrs.json", "flash_call_cdrs.json"]
+    assert shipped == sorted(f"{s.name}.json" for s in STREAMS)
     config = tmp_path / "config.json"
     config.write_text(json.dumps(config_for(loaded)))
     # run from an empty folder with the installed copy first on the path, not the checkout

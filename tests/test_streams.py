@@ -1,0 +1,289 @@
+"""SMS, voice, SIP and DID end to end: the real CLI against the API double.
+
+Their data lies in the last days (the APIs keep SMS 31 days, voice 7, SIP 15), so these tests
+read "now"-relative ranges. Voice and SIP are paced at the vendor's rates (1 and 2 seconds a
+request): their tests keep the number of windows small.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import signal
+import subprocess
+import time
+
+import jsonschema
+import pytest
+
+from tap_nxcloud.double import Faults
+from tap_nxcloud.double.data import WALL, did_rows, sip_rows, sms_rows, voice_rows
+
+from .conftest import TAP, ZONE, expected, run_tap
+
+NEW = ("sms_cdrs", "voice_cdrs", "sip_cdrs", "did_cdrs")
+KEYS = {"sms_cdrs": ("msgid", "phone"), "voice_cdrs": ("voiceType", "id"), "sip_cdrs": ("id",),
+        "did_cdrs": ("id",)}
+TABLE = {"sms_cdrs": "sms", "voice_cdrs": "voice", "sip_cdrs": "sip", "did_cdrs": "did"}
+CREDS = {"sms_cdrs": ("sms_app_key", "sms_app_secret"),
+         "voice_cdrs": ("voice_app_key", "voice_app_secret"),
+         "sip_cdrs": ("sip_app_key", "sip_app_secret"),
+         "did_cdrs": ("did_access_key", "did_access_secret")}
+FAST = {"request_timeout": 2, "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.3}
+
+
+def _midnight(days_ago: int) -> dt.datetime:
+    today = dt.datetime.now(ZONE).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - dt.timedelta(days=days_ago)
+
+
+START = _midnight(2)  # data from two days ago, midnight, to a few minutes ago
+
+
+def _span() -> int:
+    return int((dt.datetime.now(ZONE) - START).total_seconds()) - 600
+
+
+def new_config(double, streams=NEW, **extra) -> dict:
+    c = double.credentials
+    config = {"api_url": double.url, "start_date": START.date().isoformat(),
+              "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.5}
+    for stream in streams:
+        for name in CREDS[stream]:
+            config[name] = getattr(c, name)
+    return {**config, **extra}
+
+
+def fill_new(double, rows: int, seed: int, streams=NEW):
+    start, span = START.strftime(WALL), _span()
+    if "sms_cdrs" in streams:
+        double.sms.add(sms_rows(rows, seed=seed, start=start, span_seconds=span))
+    if "voice_cdrs" in streams:
+        for kind in (0, 1):
+            double.voice.add(voice_rows(rows // 2, seed=seed, voice_type=kind, start=start,
+                                        span_seconds=span))
+    if "sip_cdrs" in streams:
+        double.sip.add(sip_rows(rows, seed=seed, start=start, span_seconds=span))
+    if "did_cdrs" in streams:
+        double.did.add(did_rows(rows, seed=seed, start=start, span_seconds=span))
+    return double
+
+
+def key(stream: str, row: dict) -> tuple:
+    return tuple(row[k] for k in KEYS[stream])
+
+
+def want(double, stream: str, since: str = "") -> dict:
+    rk = {"sms_cdrs": "date", "voice_cdrs": "start_time", "sip_cdrs": "start_time",
+          "did_cdrs": "startTime"}[stream]
+    rows = getattr(double, TABLE[stream]).rows()
+    return {key(stream, r): expected(stream, r) for r in rows if r[rk] >= since}
+
+
+def assert_exact(run, double, stream: str, since: str = "") -> None:
+    got = run.records(stream)
+    keys = [key(stream, r) for r in got]
+    assert len(keys) == len(set(keys)), f"{stream}: a row was emitted twice"
+    assert dict(zip(keys, got, strict=True)) == want(double, stream, since), stream
+
+
+@pytest.fixture
+def filled(double):
+    return fill_new(double, 600, seed=7)
+
+
+def test_every_new_stream_syncs_exactly_with_valid_types(filled, tmp_path):
+    run = run_tap(new_config(filled, max_workers=4), tmp_path, timeout=180)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for stream in NEW:
+        assert_exact(run, filled, stream)
+        message = run.schemas[stream]
+        assert message["key_properties"] == list(KEYS[stream])
+        validator = jsonschema.Draft202012Validator(
+            message["schema"], format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        for record in run.records(stream):
+            validator.validate(record)  # every value in its one declared type
+    # numbers sent as strings on the wire came out typed (the double stringifies some)
+    assert any(isinstance(r["network"], str) for r in run.records("sms_cdrs"))
+    assert all(isinstance(r["customer_price"], float | int) for r in run.records("voice_cdrs"))
+    assert {r["voiceType"] for r in run.records("voice_cdrs")} == {0, 1}
+    # bookmarks: RFC 3339 with the zone's offset, at the end of the range
+    final = run.states[-1]["bookmarks"]
+    for stream in NEW:
+        mark = dt.datetime.fromisoformat(final[stream]["replication_key_value"])
+        assert mark.utcoffset() == dt.timedelta(hours=8)
+        assert dt.datetime.now(ZONE) - mark < dt.timedelta(minutes=5)
+    # the vendor's rates held with four workers: no refusal, and requests spaced as documented
+    assert not any(filled.rate_violations.values()), filled.rate_violations
+    for stream, gap in (("voice_cdrs", 1.0), ("sip_cdrs", 2.0)):
+        at = sorted(e["at"] for e in filled.requests(stream))
+        assert len(at) >= 3 and min(b - a for a, b in itertools.pairwise(at)) >= gap
+    # the API's limits: one day a request for SMS and DID, at most 24 h for voice and SIP
+    assert {e["params"]["date"] for e in filled.requests("sms_cdrs")} == {
+        (START + dt.timedelta(days=d)).strftime("%Y%m%d") for d in range(3)}
+    for e in filled.requests("voice_cdrs") + filled.requests("sip_cdrs"):
+        lo, hi = (dt.datetime.strptime(e["params"][k], WALL) for k in ("start_time", "end_time"))
+        assert dt.timedelta(0) < hi - lo <= dt.timedelta(hours=24)
+
+
+def test_incremental_run_reads_late_delivery_reports_and_new_rows(double, tmp_path):
+    streams = ("sms_cdrs", "did_cdrs")
+    fill_new(double, 400, seed=3, streams=streams)
+    first = run_tap(new_config(double, streams), tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    # SMS delivery reports arrive a day later for rows already loaded; new rows of both streams
+    pending = [r for r in double.sms.rows() if r["dr"] is None]
+    assert pending
+    late = [{**r, "dr": "DELIVRD", "dr_status": "Successful", "billing_status": "Yes",
+             "dr_time": (dt.datetime.strptime(r["date"], WALL) + dt.timedelta(hours=20)
+                         ).strftime(WALL)} for r in pending]
+    double.sms.add(late)
+    recent = (dt.datetime.now(ZONE) - dt.timedelta(seconds=400)).strftime(WALL)
+    double.sms.add(sms_rows(3, seed=90, start=recent, span_seconds=200, prefix="new"))
+    double.did.add(did_rows(3, seed=90, start=recent, span_seconds=200, first_id=10**6))
+    double.log.clear()
+    second = run_tap(new_config(double, streams), tmp_path, state=first.states[-1])
+    assert second.returncode == 0, second.stderr[-3000:]
+    got = {key("sms_cdrs", r): r for r in second.records("sms_cdrs")}
+    for row in late:  # every late report reached the target (72 h SMS lookback by default)
+        assert got[key("sms_cdrs", row)]["dr"] == "DELIVRD"
+    assert {r["id"] for r in second.records("did_cdrs")} >= set(range(10**6, 10**6 + 3))
+    assert any(r["msgid"].startswith("new") for r in second.records("sms_cdrs"))
+    # DID re-read only its 120-minute lookback (today, or yesterday too just after midnight)
+    today = dt.datetime.now(ZONE).date()
+    assert {e["params"]["date"] for e in double.requests("did_cdrs")} <= {
+        today.isoformat(), (today - dt.timedelta(days=1)).isoformat()}
+
+
+def test_retention_clamp_warns_once_and_never_asks_for_expired_days(double, tmp_path):
+    # rows 14 days ago (SIP keeps 15 days, SMS 31); read from 60 days ago to 13 days ago
+    old = (dt.datetime.now(ZONE) - dt.timedelta(days=14)).strftime(WALL)
+    double.sms.add(sms_rows(300, seed=5, start=old, span_seconds=3600))
+    double.sip.add(sip_rows(300, seed=5, start=old, span_seconds=3600))
+    end = (dt.datetime.now(ZONE) - dt.timedelta(days=13)).isoformat(timespec="seconds")
+    config = new_config(double, ("sms_cdrs", "sip_cdrs"),
+                        start_date=_midnight(60).date().isoformat(), end_date=end)
+    run = run_tap(config, tmp_path, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for stream, days in (("sms_cdrs", 31), ("sip_cdrs", 15)):
+        warnings = [line for line in run.stderr.splitlines()
+                    if "WARNING" in line and f"{stream}: NXCloud keeps" in line]
+        assert len(warnings) == 1 and f"for {days} days only" in warnings[0], run.stderr
+        assert_exact(run, double, stream)
+        assert len(run.records(stream)) == 300
+    oldest_sms = min(e["params"]["date"] for e in double.requests("sms_cdrs"))
+    assert oldest_sms == _midnight(30).strftime("%Y%m%d")
+    oldest_sip = min(dt.datetime.strptime(e["params"]["start_time"], WALL).replace(tzinfo=ZONE)
+                     for e in double.requests("sip_cdrs"))
+    assert dt.timedelta(days=14) < dt.datetime.now(ZONE) - oldest_sip < dt.timedelta(days=15)
+    # no request reached into an expired range: all accepted, or SMS's "too frequent" (5),
+    # which 31 days fetched four at a time can meet, and which is retried
+    assert {e.get("code") for e in double.requests("sms_cdrs")} <= {"0", "5"}
+    assert {e.get("code") for e in double.requests("sip_cdrs")} == {"1"}
+
+
+REFUSALS = [
+    ("sms_cdrs", {"sms_app_secret": "wrong"}, None,
+     ["code 2", "check sms_app_key and sms_app_secret"]),
+    ("voice_cdrs", {"voice_app_key": "wrong"}, None,
+     ["code 0", "appkey or secretkey invalid", "check voice_app_key and voice_app_secret"]),
+    ("sip_cdrs", {"sip_app_secret": "wrong"}, None,
+     ["code 0", "check sip_app_key and sip_app_secret"]),
+    ("did_cdrs", {"did_access_secret": "wrong"}, None, ["code 1003", "check did_access_secret"]),
+    ("did_cdrs", {"did_access_key": "wrong"}, None, ["code 1005", "check did_access_key"]),
+    ("did_cdrs", {}, "code:1002", ["code 1002"]),
+    ("sms_cdrs", {}, "badrow", ["without a usable 'msgid' and 'phone' and 'date'"]),
+]
+
+
+@pytest.mark.parametrize(("stream", "override", "fault", "needles"), REFUSALS)
+def test_refusals_end_in_one_line_naming_the_setting(double, tmp_path, stream, override, fault,
+                                                     needles):
+    fill_new(double, 50, seed=1, streams=(stream,))
+    if fault:
+        double.set_faults(Faults(script=[fault]))
+    started = time.monotonic()
+    run = run_tap(new_config(double, (stream,), **override), tmp_path)
+    assert time.monotonic() - started < 15
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    final = [line for line in run.stderr.splitlines() if "| ERROR" in line][-1]
+    for needle in (stream, *needles):
+        assert needle in final, (needle, run.stderr[-2000:])
+    assert len(double.requests(stream)) <= 4  # those in flight (max_workers): no retries
+    for name in CREDS[stream][1:]:
+        assert getattr(double.credentials, name) not in run.stderr + run.stdout
+
+
+def test_transient_codes_are_retried(double, tmp_path):
+    streams = ("sms_cdrs", "did_cdrs")
+    fill_new(double, 300, seed=9, streams=streams)
+    # sms code 5 ("too frequent") twice, did -1 and a 1004 (fresh ts), all recovered from
+    double.set_faults(Faults(script=["busy", "busy", "busy", "skew"]))
+    run = run_tap(new_config(double, streams, **FAST), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for stream in streams:
+        assert_exact(run, double, stream)
+    assert "retry" in run.stderr
+
+
+def test_rows_arriving_while_a_day_is_paged_come_once(double, tmp_path):
+    """Rows land before the current offset while page 2 is read: nothing lost, nothing twice."""
+    streams = ("sms_cdrs", "did_cdrs")
+    fill_new(double, 2500, seed=4, streams=streams)
+    inserted = {"sms_cdrs": [], "did_cdrs": []}
+    day = START.strftime(WALL)
+
+    def on_request(stream, params, n):
+        if stream in inserted and str(params.get("page")) == "2" and not inserted[stream]:
+            if stream == "sms_cdrs":
+                rows = sms_rows(5, seed=77, start=day, span_seconds=60, prefix="mid")
+                double.sms.add(rows)
+            else:
+                rows = did_rows(5, seed=77, start=day, span_seconds=60, first_id=5 * 10**6)
+                double.did.add(rows)
+            inserted[stream] = rows
+    double.on_request = on_request
+    run = run_tap(new_config(double, streams), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    first_day = {"sms_cdrs": START.strftime("%Y%m%d"), "did_cdrs": START.date().isoformat()}
+    for stream in streams:
+        assert inserted[stream], f"{stream}: no page 2 was asked for"
+        assert_exact(run, double, stream)
+        # the shifted day was read a second time from page 1; the others once
+        firsts = [e for e in double.requests(stream) if str(e["params"]["page"]) == "1"]
+        assert sum(e["params"]["date"] == first_day[stream] for e in firsts) == 2, stream
+
+
+def test_kill_and_resume_loses_nothing_and_rereads_at_most_a_window(double, tmp_path):
+    streams = ("sms_cdrs", "did_cdrs")
+    fill_new(double, 3000, seed=8, streams=streams)
+    double.latency_ms = 20
+    config = new_config(double, streams, sms_lookback_minutes=0, did_lookback_minutes=0,
+                        max_workers=1)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    proc = subprocess.Popen([TAP, "--config", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    lines, seen = [], 0
+    for raw in proc.stdout:
+        lines.append(raw)
+        seen += b'"type":"RECORD"' in raw
+        if seen == 3500:  # inside the DID stream, after SMS completed
+            proc.send_signal(signal.SIGKILL)
+            break
+    lines += proc.stdout.read().splitlines(keepends=True)
+    proc.wait(timeout=30)
+    messages = [json.loads(x) for x in lines if x.endswith(b"\n")]
+    last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")
+    second = run_tap(config, tmp_path, state=messages[last]["value"])
+    assert second.returncode == 0, second.stderr[-3000:]
+    for stream in streams:
+        first = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+        union = {key(stream, r): r for r in first} | {key(stream, r): r
+                                                      for r in second.records(stream)}
+        assert union == want(double, stream), stream
+        twice = {key(stream, r) for r in first} & {key(stream, r) for r in second.records(stream)}
+        in_window = {key(stream, m["record"]) for m in messages[last:]
+                     if m["type"] == "RECORD" and m["stream"] == stream}
+        assert twice <= in_window, stream  # only the window the killed run was in
