@@ -23,7 +23,7 @@ from .errors import Interrupted, StateError
 from .http import Client
 from .paging import keyset_pages, offset_pages
 from .responses import Reader
-from .rows import ACCOUNT, Shaper
+from .rows import ACCOUNT, EXTRA, Shaper
 from .runner import Cancelled, iter_windows
 from .sdk_private import DirectRecords
 from .settings import Settings
@@ -41,6 +41,10 @@ class WindowedStream(DirectRecords, Stream):
     def __init__(self, tap, spec: StreamSpec, settings: Settings) -> None:
         self.spec = spec
         schema = schemas.load(spec.name)
+        schema["properties"][EXTRA] = {
+            "type": ["object", "null"], "additionalProperties": True,
+            "description": "Fields NXCloud sent that this schema does not declare, and values "
+                           "that could not be converted to their declared type, as sent."}
         keys = list(spec.primary_keys)
         if settings.account is not None:
             schema["properties"][ACCOUNT] = {

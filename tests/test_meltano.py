@@ -16,6 +16,7 @@ import yaml
 
 from tap_nxcloud.double.data import cc_rows, flash_rows
 from tap_nxcloud.settings import SCHEMA
+from tap_nxcloud.streams import STREAMS
 
 from .conftest import BIN, START_MS, START_WALL, expected_flash
 
@@ -38,8 +39,7 @@ def test_meltano_yml_declares_every_setting_like_the_tap():
         assert settings[name].get("value") == spec.get("default"), name
     assert {"state", "catalog", "discover", "about", "stream-maps"} <= set(tap["capabilities"])
     assert tap["settings_group_validation"] == [
-        ["start_date", "flash_call_app_key", "flash_call_app_secret"],
-        ["start_date", "cc_access_key", "cc_access_secret"]]
+        ["start_date", *spec.credentials] for spec in STREAMS]
     assert _plugins("loaders")["target-postgres"]["env"] == {"PGTZ": "UTC"}
 
 
@@ -83,10 +83,11 @@ def postgres():
         f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start")
 
     def psql(sql: str) -> list[list[str]]:
-        out = subprocess.run([f"{bindir}/psql", "-h", "127.0.0.1", "-p", str(port), "-U",
-                              "postgres", "-d", "postgres", "-At", "-F", "|", "-c", sql],
-                             check=True, capture_output=True, text=True).stdout
-        return [line.split("|") for line in out.splitlines()]
+        done = subprocess.run([f"{bindir}/psql", "-h", "127.0.0.1", "-p", str(port), "-U",
+                               "postgres", "-d", "postgres", "-At", "-F", "|", "-c", sql],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{sql}: {done.stderr}"
+        return [line.split("|") for line in done.stdout.splitlines()]
     psql("ALTER DATABASE postgres SET timezone TO 'America/New_York'")
     try:
         yield port, psql
@@ -108,9 +109,11 @@ def meltano_env(tmp_path_factory):
     return env
 
 
-def _meltano_run(env: dict, double, port: int, end_date: str) -> subprocess.CompletedProcess:
+def _meltano_run(env: dict, double, port: int, end_date: str, *args: str,
+                 **extra: str) -> subprocess.CompletedProcess:
     c = double.credentials
-    env = {**env, "TAP_NXCLOUD_API_URL": double.url, "TAP_NXCLOUD_START_DATE": "2026-10-01",
+    env = {**env, **extra, "TAP_NXCLOUD_API_URL": double.url,
+           "TAP_NXCLOUD_START_DATE": "2026-10-01",
            "TAP_NXCLOUD_END_DATE": end_date,
            "TAP_NXCLOUD_FLASH_CALL_APP_KEY": c.flash_app_key,
            "TAP_NXCLOUD_FLASH_CALL_APP_SECRET": c.flash_app_secret,
@@ -118,7 +121,8 @@ def _meltano_run(env: dict, double, port: int, end_date: str) -> subprocess.Comp
            "TAP_NXCLOUD_CC_ACCESS_SECRET": c.cc_access_secret,
            "TARGET_POSTGRES_PORT": str(port), "TARGET_POSTGRES_USER": "postgres",
            "TARGET_POSTGRES_PASSWORD": "unused", "TARGET_POSTGRES_DATABASE": "postgres"}
-    return subprocess.run([MELTANO, "run", "tap-nxcloud", "target-postgres"], cwd=ROOT, env=env,
+    return subprocess.run([MELTANO, "run", *args, "tap-nxcloud", "target-postgres"], cwd=ROOT,
+                          env=env,
                           capture_output=True, text=True, check=False, timeout=600)
 
 
@@ -160,6 +164,54 @@ def test_meltano_run_into_postgres_twice(double, postgres, meltano_env):
     sample = double.cc.rows()[0]
     assert psql('SELECT "startTime", "agentNickName" FROM nxcloud.cc_cdrs '
                 f"WHERE \"callId\" = '{sample['callId']}'") == [
-        [str(sample["startTime"]), sample["agentNickName"] or ""]]
+        [_utc(sample["startTime"]), sample["agentNickName"] or ""]]
     print(f"PostgreSQL rows: flash_call_cdrs={table('flash_call_cdrs', 'id')[0]}, "
           f"cc_cdrs={table('cc_cdrs', 'callId')[0]}")
+
+
+def _utc(ms: int) -> str:
+    """How PostgreSQL prints a `timestamp` holding the UTC instant of epoch milliseconds."""
+    text = dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return text.rstrip("0").rstrip(".")
+
+
+def test_warehouse_ready_rows_and_two_accounts_in_one_schema(double, postgres, meltano_env):
+    """cc times land as timestamps (UTC), a new vendor field lands in extra_fields, a number sent
+    as a string lands as a number, and two accounts with colliding ids keep all their rows."""
+    port, psql = postgres
+    double.flash.add(flash_rows(300, seed=61, start=START_WALL, span_seconds=86400))
+    rows = sorted(cc_rows(300, seed=61, start_ms=START_MS, span_ms=86400_000),
+                  key=lambda r: not r["answerTime"])  # an answered call first
+    rows[0] = {**rows[0], "totalCustomerPrice": "0.07", "newVendorField": {"tier": "gold"}}
+    rows[1] = {**rows[1], "answerTime": 0}
+    double.cc.add(rows)
+    schema = {"TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": "wh"}
+    for account in ("acme", "globex"):  # the same rows (same ids) under two accounts
+        done = _meltano_run(meltano_env, double, port, "2026-10-02T00:00:00+08:00",
+                            f"--state-id-suffix={account}", TAP_NXCLOUD_ACCOUNT=account,
+                            **schema)
+        assert done.returncode == 0, done.stderr[-4000:]
+        assert "newVendorField" in done.stderr  # the one WARNING that names the new field
+
+    def column_type(table: str, column: str) -> str:
+        return psql("SELECT data_type FROM information_schema.columns WHERE table_schema = 'wh' "
+                    f"AND table_name = '{table}' AND column_name = '{column}'")[0][0]
+    for column in ("startTime", "endTime", "answerTime", "ringTime", "inQueueTime",
+                   "outQueueTime"):
+        assert column_type("cc_cdrs", column) == "timestamp without time zone", column
+    assert column_type("cc_cdrs", "totalCustomerPrice") == "numeric"
+    assert column_type("cc_cdrs", "extra_fields") == "jsonb"
+    for table, key in (("flash_call_cdrs", "id"), ("cc_cdrs", '"callId"')):
+        assert psql(f"SELECT account, count(*), count(DISTINCT {key}) FROM wh.{table} "
+                    "GROUP BY account ORDER BY account") == [
+            ["acme", "300", "300"], ["globex", "300", "300"]], table
+    first = psql('SELECT "startTime", "answerTime", "totalCustomerPrice", extra_fields::text '
+                 f"FROM wh.cc_cdrs WHERE \"callId\" = '{rows[0]['callId']}' "
+                 "AND account = 'acme'")
+    assert first == [[_utc(rows[0]["startTime"]), _utc(rows[0]["answerTime"]), "0.07",
+                      '{"newVendorField": {"tier": "gold"}}']]
+    assert psql(f"SELECT \"answerTime\" IS NULL FROM wh.cc_cdrs WHERE \"callId\" = "
+                f"'{rows[1]['callId']}' AND account = 'globex'") == [["t"]]
+    print("cc_cdrs row in PostgreSQL:", psql(
+        f"SELECT row_to_json(c) FROM wh.cc_cdrs c WHERE \"callId\" = '{rows[0]['callId']}' "
+        "AND account = 'acme'")[0][0])
