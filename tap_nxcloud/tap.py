@@ -4,9 +4,9 @@ what works."""
 from __future__ import annotations
 
 import copy
+import io
 import json
-from pathlib import Path
-from typing import ClassVar
+from typing import IO, ClassVar
 
 import click
 from singer_sdk import Tap
@@ -15,7 +15,7 @@ from singer_sdk.singerlib import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 
 from . import redact
-from .clock import SettingError
+from .clock import SettingError, parse_bookmark
 from .errors import Interrupted, StateError, TapError
 from .settings import SCHEMA, SECRETS, parse
 from .stream import WindowedStream
@@ -41,22 +41,36 @@ class TapNXCloud(Tap):
         PluginCapabilities.FLATTENING, PluginCapabilities.STRUCTURED_LOGGING,
     ]
 
-    def __init__(self, *args, state=None, **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         self.active_streams: set[WindowedStream] = set()
-        if isinstance(state, str | Path):  # read here: the SDK's reader ends in a traceback
-            state = read_state(state)
-        super().__init__(*args, state=state, **kwargs)
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def invoke(cls, *, state: IO[str] | None = None, **kwargs) -> None:
+        """The CLI's sync: the --state file is read here, where a broken one can end in one
+        line (the SDK's own reader raises a bare JSON error)."""
+        if state is not None:
+            text = state.read()
+            parse_state(text, getattr(state, "name", "--state"))
+            state = io.StringIO(text if text.strip() else "{}")
+        super().invoke(state=state, **kwargs)
 
     def load_state(self, state: dict) -> None:
         """Check the state before any request: a broken one stops the run with one line."""
         if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
             raise StateError("the state has no `bookmarks` object; fix it, or run without "
                              "--state for a full sync from start_date")
-        for name, entry in state.get("bookmarks", {}).items():
+        bookmarks = state.get("bookmarks", {})
+        for name, entry in bookmarks.items():
             if name in BY_NAME and not isinstance(entry, dict):
                 raise StateError(f"{name}: the state's entry is not an object; fix it or remove "
                                  "it to read from start_date")
-        super().load_state(state)
+        unknown = sorted(set(bookmarks) - set(BY_NAME))
+        if unknown:
+            self.logger.info("Ignoring the state of streams this tap does not have: %s",
+                             ", ".join(unknown))
+        super().load_state({**state, "bookmarks": {k: _upgraded(v) for k, v in bookmarks.items()
+                                                   if k in BY_NAME}})
         if getattr(self, "_syncing", False):
             for stream in self.streams.values():
                 stream.bookmark()  # raises StateError naming the stream
@@ -126,15 +140,21 @@ class TapNXCloud(Tap):
         ctx.exit(1 if failed else 0)
 
 
-def read_state(path: str | Path) -> dict:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StateError(f"cannot read the state file {path}: {exc.strerror}") from None
+def _upgraded(entry: dict) -> dict:
+    """v0.1 bookmarked cc_cdrs in epoch milliseconds; every bookmark is RFC 3339 now."""
+    value = entry.get("replication_key_value")
+    if (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and value.isdigit()):
+        return {**entry, "replication_key_value": parse_bookmark(value).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")}
+    return entry
+
+
+def parse_state(text: str, name: str) -> dict:
     if not text.strip():
         return {}
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise StateError(f"the state file {path} is not JSON ({exc}); fix it, or run without "
+        raise StateError(f"the state file {name} is not JSON ({exc}); fix it, or run without "
                          "--state for a full sync from start_date") from None
