@@ -287,3 +287,31 @@ def test_kill_and_resume_loses_nothing_and_rereads_at_most_a_window(double, tmp_
         in_window = {key(stream, m["record"]) for m in messages[last:]
                      if m["type"] == "RECORD" and m["stream"] == stream}
         assert twice <= in_window, stream  # only the window the killed run was in
+
+
+def test_incremental_voice_gets_late_costs_and_sip_new_calls(double, tmp_path):
+    """Voice costs are computed late: a cost changed within the 24 h voice lookback reaches the
+    target on the next run; new SIP calls too. Paced streams: a short range keeps this quick."""
+    streams = ("voice_cdrs", "sip_cdrs")
+    start = (dt.datetime.now(ZONE) - dt.timedelta(hours=20)).strftime(WALL)
+    for kind in (0, 1):
+        double.voice.add(voice_rows(100, seed=2, voice_type=kind, start=start,
+                                    span_seconds=18 * 3600))
+    double.sip.add(sip_rows(100, seed=2, start=start, span_seconds=18 * 3600))
+    since = (dt.datetime.now(ZONE) - dt.timedelta(hours=21)).isoformat(timespec="seconds")
+    config = new_config(double, streams, start_date=since)
+    first = run_tap(config, tmp_path, timeout=120)
+    assert first.returncode == 0, first.stderr[-3000:]
+    for stream in streams:
+        assert_exact(first, double, stream)
+    repriced = [{**r, "customer_price": 0.777} for r in double.voice.rows()[:10]]
+    double.voice.add(repriced)
+    recent = (dt.datetime.now(ZONE) - dt.timedelta(seconds=300)).strftime(WALL)
+    double.sip.add(sip_rows(4, seed=3, start=recent, span_seconds=100, first_id=10**6))
+    double.reset_rate_limits()  # the previous run's last request must not count against this one
+    second = run_tap(config, tmp_path, state=first.states[-1], timeout=120)
+    assert second.returncode == 0, second.stderr[-3000:]
+    got = {key("voice_cdrs", r): r for r in second.records("voice_cdrs")}
+    assert all(got[key("voice_cdrs", r)]["customer_price"] == 0.777 for r in repriced)
+    assert {r["id"] for r in second.records("sip_cdrs")} >= set(range(10**6, 10**6 + 4))
+    assert not any(double.rate_violations.values()), double.rate_violations
