@@ -13,6 +13,7 @@ row's own keys (this is the tap's hot path):
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -110,6 +111,7 @@ class Shaper:
         self._warn = warn
         self.new_fields: set[str] = set()
         self.bad_counts: dict[str, int] = {}
+        self._lock = threading.Lock()  # rows are shaped in the window workers' threads
 
     def __call__(self, row: dict, added: dict | None = None) -> dict:
         fields = self.fields
@@ -141,16 +143,18 @@ class Shaper:
         unknown = [k for k in extra if k not in self.fields]
         for name in unknown:
             del row[name]
-        new = set(unknown) - self.new_fields
-        if new:
+        with self._lock:
+            new = set(unknown) - self.new_fields
             self.new_fields |= new
+        if new:
             self._warn("%s: NXCloud sent fields the schema does not declare: %s; they are kept "
                        "in the %s column (promote them into the stream's schema to get columns)",
                        self.stream, ", ".join(sorted(new)), EXTRA)
         row[EXTRA] = extra
 
     def _bad(self, name: str, value: Any, row: dict) -> None:
-        count = self.bad_counts[name] = self.bad_counts.get(name, 0) + 1
+        with self._lock:
+            count = self.bad_counts[name] = self.bad_counts.get(name, 0) + 1
         if count <= WARN_PER_FIELD:
             key = {k: row.get(k) for k in self.keys}
             self._warn("%s: field %s of the row %s has the value %r, which is not a %s; emitted "
