@@ -168,9 +168,11 @@ class WindowedStream(DirectRecords, Stream):
         s = self.settings
         bookmark = self.bookmark()
         start, why = s.start, "start_date"
-        if bookmark is not None and bookmark - s.lookback(self.spec) > start:
-            start = bookmark - s.lookback(self.spec)
-            why = f"bookmark {bookmark.isoformat()} minus {s.lookback(self.spec)}"
+        lookback = s.lookback(self.spec)
+        if bookmark is not None and bookmark - lookback > start:
+            start = bookmark - lookback
+            mark = self.clock.label(self.clock.from_instant(bookmark))
+            why = f"bookmark {mark} minus the {_span(int(lookback.total_seconds()))} lookback"
         days = self.spec.retention_days
         if days:
             # the oldest instant NXCloud still answers for, with a margin for the run's length
@@ -242,8 +244,9 @@ class WindowedStream(DirectRecords, Stream):
         finally:
             self._tap.active_streams.discard(self)
         self.shape.summary()
-        self.logger.info("%s: done: %d rows in %d windows, %d requests, %.1f s", self.name,
-                         rows, windows, self.client.requests_sent, time.monotonic() - started)
+        self.logger.info("%s: done: %d rows in %d window%s, %d requests, %.1f s", self.name,
+                         rows, windows, "" if windows == 1 else "s", self.client.requests_sent,
+                         time.monotonic() - started)
 
 
 def _span(seconds: int) -> str:
