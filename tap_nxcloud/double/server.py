@@ -1,36 +1,45 @@
-"""The double's HTTP server: both endpoints as documented, plus fault and latency injection.
+"""The double's HTTP server: six NXCloud record endpoints as documented, plus fault, latency and
+rate-limit injection. Each endpoint lives in endpoints/<product>.py.
 
-What it checks, as the real API does (see shared NOTES.md): flash-call credentials in the query,
-the `yyyy-MM-dd HH:mm:ss` format, at most 100 rows a call by `gmtCreate` with inclusive bounds;
-contact-center headers, `bizType` 8 / `action` cc, the `ts` skew (60 s), the MD5 signature over the
-exact body bytes, body parameters; answers in the documented envelopes (HTTP 200, non-zero `code`).
-Rows of a cc query come in an order that is not time order, as nothing documents one.
+What it checks, as the real API does (shared NOTES.md, MORE-STREAMS.md, vendor-2023/): the
+credentials each product takes (query, form fields, signed headers with the 60 s `ts` skew and the
+MD5 signature over the exact body bytes), time formats, windows, retention, page sizes and rate
+limits; it answers in each endpoint's own envelope (HTTP 200, a failure `code`).
 """
 
 from __future__ import annotations
 
-import contextlib
+import collections
+import datetime as dt
 import json
 import random
-import re
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
-from ..auth import CC_ACTION, CC_BIZ_TYPE, cc_signature
-from .data import Table
+from .endpoints import BOUNDS, ENDPOINTS, STREAMS, Request, did, sip, sms, voice
+from .endpoints.cc import ContactCenter
+from .endpoints.flash import WALL_RE, FlashCalls
+from .table import Table
 
-FLASH_PATH = "/otp/call/list"
-CC_PATH = "/saas/cc/openapi/cdr/page"
-WALL_RE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+FLASH_PATH, CC_PATH = FlashCalls.path, ContactCenter.path
 FAULT_KINDS = ("429", "500", "502", "503", "reset", "timeout", "truncated", "html", "busy", "skew")
+# Slow bodies, never drawn at random unless asked for: "stall" sends the status and headers
+# (with Content-Length) and then nothing for `stall_seconds` before closing; "dribble" sends the
+# body one byte every `dribble_interval`.
+SLOW_FAULT_KINDS = ("stall", "dribble")
 # Scripted only: "code:N" answers with API code N (vendor envelope), "status:N" with HTTP status N,
 # "badrow" with success and a row that lacks its keys.
-# How the cc server may read its second bounds against millisecond rows (undocumented upstream).
-BOUNDS = ("inclusive", "exclusive-end", "exclusive", "seconds")
+RATE_LIMITS = {"voice_cdrs": 1.0, "sip_cdrs": 2.0}  # least seconds between two requests
+SMS_MAX_PER_SECOND = 20  # the vendor states no number; code "5" beyond it
+RATE_LIMITED = ("sms_cdrs", "voice_cdrs", "sip_cdrs")
+
+__all__ = ["BOUNDS", "CC_PATH", "FAULT_KINDS", "FLASH_PATH", "RATE_LIMITS", "SLOW_FAULT_KINDS",
+           "SMS_MAX_PER_SECOND", "WALL_RE", "ApiDouble", "Credentials", "Faults"]
 
 
 @dataclass
@@ -39,12 +48,21 @@ class Credentials:
     flash_app_secret: str = "demo-flash-secret"
     cc_access_key: str = "demo-cc-key"
     cc_access_secret: str = "demo-cc-secret"
+    sms_app_key: str = "demo-sms-key"
+    sms_app_secret: str = "demo-sms-secret"
+    voice_app_key: str = "demo-voice-key"
+    voice_app_secret: str = "demo-voice-secret"
+    sip_app_key: str = "demo-sip-key"
+    sip_app_secret: str = "demo-sip-secret"
+    did_access_key: str = "demo-did-key"
+    did_access_secret: str = "demo-did-secret"
 
 
 @dataclass
 class Faults:
     """rate: share of requests that fail, drawn from `kinds` by a seeded generator; `script`: the
-    faults of the next requests, in order, before any random ones."""
+    faults of the next requests, in order, before any random ones. The other fields time the
+    faults of those names (429's Retry-After, timeout, stall, dribble), in seconds."""
 
     rate: float = 0.0
     kinds: tuple[str, ...] = FAULT_KINDS
@@ -52,23 +70,51 @@ class Faults:
     script: list[str] = field(default_factory=list)
     retry_after: float = 1.0
     timeout_sleep: float = 3.0
+    stall_seconds: float = 30.0
+    dribble_interval: float = 0.5
 
 
 class ApiDouble:
+    """The server and its data. Tables: .flash, .cc, .sms, .voice, .sip, .did.
+
+    `zone`: the platform's zone, for wall times, days and retention ("now" is `clock()`, the real
+    clock unless a test replaces it). `rate_limits`: least seconds between two requests of a
+    stream (voice 1.0, sip 2.0; 0 turns one off); `sms_max_per_second` (0: no limit). The rate
+    clock counts every request that reaches the API, refused ones too (not those an injected
+    fault answered instead). `on_request(stream, params, n)`, if set, runs before each request
+    is answered (n: that stream's requests so far, this one included), e.g. to add rows mid-run.
+    """
+
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
                  credentials: Credentials | None = None, latency_ms: float = 0.0,
-                 cc_bounds: str = "inclusive", clock_skew_ms: int = 0) -> None:
+                 cc_bounds: str = "inclusive", clock_skew_ms: int = 0,
+                 zone: str | dt.tzinfo = "Asia/Shanghai",
+                 rate_limits: dict[str, float] | None = None,
+                 sms_max_per_second: int = SMS_MAX_PER_SECOND) -> None:
         self.credentials = credentials or Credentials()
         self.flash = Table("gmtCreate", "id")
         self.cc = Table("startTime", "callId")
+        self.sms = sms.table()
+        self.voice = voice.table()
+        self.sip = sip.table()
+        self.did = did.table()
         self.faults = Faults()
         self.latency_ms = latency_ms
         self.cc_bounds = cc_bounds
         self.clock_skew_ms = clock_skew_ms
+        self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
+        self.clock = time.time
+        self.rate_limits = {**RATE_LIMITS, **(rate_limits or {})}
+        self.sms_max_per_second = sms_max_per_second
+        self.rate_violations = dict.fromkeys(RATE_LIMITED, 0)
+        self._arrivals: dict[str, collections.deque] = {s: collections.deque()
+                                                         for s in RATE_LIMITED}
+        self.on_request = None
         self.log: list[dict] = []
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
         self._order_cache: dict[tuple, list[int]] = {}
+        self._usernames: tuple[int, set[str]] = (-1, set())
         self.server = _Server((host, port), _Handler)
         self.server.daemon_threads = True
         self.server.double = self  # type: ignore[attr-defined]
@@ -81,7 +127,9 @@ class ApiDouble:
         return f"http://{host}:{port}"
 
     def start(self) -> ApiDouble:
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll makes stop() quick (shutdown waits for the loop's next poll)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -104,6 +152,57 @@ class ApiDouble:
         with self._lock:
             return [e for e in self.log if stream is None or e["stream"] == stream]
 
+    def reset_rate_limits(self) -> None:
+        """Forget past arrivals and zero `rate_violations`: the next request starts clean."""
+        with self._lock:
+            for arrivals in self._arrivals.values():
+                arrivals.clear()
+            self.rate_violations = dict.fromkeys(RATE_LIMITED, 0)
+
+    def stats(self) -> dict:
+        out: dict = {f"{name}_rows": len(getattr(self, name))
+                     for name in ("flash", "cc", "sms", "voice", "sip", "did")}
+        with self._lock:
+            counts = collections.Counter(e["stream"] for e in self.log)
+            out["requests"] = {s: counts[s] for s in STREAMS}
+            out["rate_violations"] = dict(self.rate_violations)
+        return out
+
+    # --- what endpoints ask ------------------------------------------------------------------
+    def today(self) -> dt.date:
+        return dt.datetime.fromtimestamp(self.clock(), self.zone).date()
+
+    def instant(self, wall: dt.datetime) -> float:
+        """Epoch seconds of a naive wall time in the double's zone."""
+        return wall.replace(tzinfo=self.zone).timestamp()
+
+    def too_frequent(self, stream: str) -> bool:
+        """Record an arrival; True (and one more violation) if it breaks the stream's limit."""
+        if stream not in self._arrivals:
+            return False
+        now = time.monotonic()
+        with self._lock:
+            arrivals = self._arrivals[stream]
+            if stream == "sms_cdrs":
+                limit, window = self.sms_max_per_second, 1.0
+            else:
+                limit, window = 1, self.rate_limits.get(stream, 0)
+            while arrivals and now - arrivals[0] >= window:
+                arrivals.popleft()
+            refused = bool(limit and window) and len(arrivals) >= limit
+            arrivals.append(now)
+            if refused:
+                self.rate_violations[stream] += 1
+            return refused
+
+    def sip_usernames(self) -> set[str]:
+        with self.sip.lock:
+            version, names = self._usernames
+            if version != self.sip.version:
+                names = {self.sip.decode(i).get("username") for i in range(len(self.sip))}
+                self._usernames = (self.sip.version, names)
+            return names
+
     def _next_fault(self) -> str | None:
         with self._lock:
             f = self.faults
@@ -113,87 +212,10 @@ class ApiDouble:
                 return self._rng.choice(f.kinds)
             return None
 
-    # --- endpoints -----------------------------------------------------------------------
-    def flash_call_list(self, query: dict[str, list[str]]) -> dict:
-        one = {k: v[0] for k, v in query.items()}
-        c = self.credentials
-        secrets = [one[k] for k in ("appsecret", "secretkey") if k in one]
-        if one.get("appkey") != c.flash_app_key or not secrets or any(
-                s != c.flash_app_secret for s in secrets):
-            return {"code": "1", "msg": "appkey or appsecret error"}
-        start, end = one.get("start", ""), one.get("end", "")
-        if not WALL_RE.match(start) or not WALL_RE.match(end):
-            return {"code": "2", "msg": "start and end must be yyyy-MM-dd HH:mm:ss"}
-        with self.flash.lock:
-            lo, hi = self.flash.span(start, end)
-            blobs = self.flash.blobs[lo:min(hi, lo + 100)]
-        return {"code": "0", "__cdrs": blobs}
 
-    def cc_page(self, headers, body: bytes) -> dict:
-        c = self.credentials
-        names = ("accessKey", "ts", "bizType", "action", "sign")
-        missing = [n for n in names if not headers.get(n)]
-        if missing:
-            return {"code": 1001, "msg": f"Missing header: {missing[0]}"}
-        if headers["bizType"] != CC_BIZ_TYPE or headers["action"] != CC_ACTION:
-            return {"code": 1002, "msg": "Invalid bizType or action"}
-        ts = headers["ts"]
-        now = time.time() * 1000 + self.clock_skew_ms
-        if not ts.isdigit() or abs(now - int(ts)) > 60_000:
-            return {"code": 1004, "msg": "Timestamp expired"}
-        if headers["accessKey"] != c.cc_access_key:
-            return {"code": 1005, "msg": "Invalid accessKey or no permission"}
-        expected = cc_signature(headers["accessKey"], c.cc_access_secret, ts, body,
-                                headers["bizType"], headers["action"])
-        if headers["sign"] != expected:
-            return {"code": 1003, "msg": "Invalid signature"}
-        try:
-            params = json.loads(body)
-        except ValueError:
-            return {"code": 1002, "msg": "Invalid body"}
-        if not isinstance(params, dict):
-            return {"code": 1002, "msg": "Invalid body"}
-        for name, label in (("startTime", "Start"), ("endTime", "End")):
-            if params.get(name) is None:
-                return {"code": 41000, "msg": f"{label} date cannot be empty"}
-        ints = {"startTime": (0, None), "endTime": (0, None), "size": (1, 100),
-                "page": (1, None), "answered": (0, 2), "direction": (0, 3)}
-        for name, (low, high) in ints.items():
-            v = params.get(name)
-            if name in ("size", "page") and v is None:
-                return {"code": 1002, "msg": f"{name} is required"}
-            if v is not None and (type(v) is not int or v < low or (high and v > high)):
-                return {"code": 1002, "msg": f"Invalid parameter: {name}"}
-        return {"code": 0, "__data": self._cc_query(params)}
-
-    def _cc_query(self, p: dict) -> list[bytes]:
-        s, e = p["startTime"] * 1000, p["endTime"] * 1000
-        lo, hi, inclusive = {"inclusive": (s, e, True), "exclusive-end": (s, e, False),
-                             "exclusive": (s + 1, e, False),
-                             "seconds": (s, e + 999, True)}[self.cc_bounds]
-        with self.cc.lock:
-            left, right = self.cc.span(lo, hi, include_hi=inclusive)
-            filters = {k: p[k] for k in ("direction", "answered") if p.get(k)}
-            key = (left, right, len(self.cc), tuple(filters.items()))
-            order = self._order_cache.get(key)
-            if order is None:
-                # a stable order that is not time order: by callId
-                order = sorted(range(left, right), key=lambda i: self.cc.keys[i][1])
-                if filters:
-                    order = [i for i in order if self._cc_match(self.cc.blobs[i], filters)]
-                if len(self._order_cache) > 64:
-                    self._order_cache.clear()
-                self._order_cache[key] = order
-            size, page = p["size"], p["page"]
-            return [self.cc.blobs[i] for i in order[(page - 1) * size: page * size]]
-
-    @staticmethod
-    def _cc_match(blob: bytes, filters: dict) -> bool:
-        row = json.loads(blob)
-        # request direction 1/2/3 = response 0/1/2; answered 1 unanswered, 2 answered
-        if "direction" in filters and row["direction"] != filters["direction"] - 1:
-            return False
-        return not ("answered" in filters and row["answered"] != (filters["answered"] == 2))
+ROUTES = {(e.method, e.path): e for e in ENDPOINTS}
+TABLES = {"flash_rows": "flash", "cc_rows": "cc", "sms_rows": "sms", "voice_rows": "voice",
+          "sip_rows": "sip", "did_rows": "did"}
 
 
 class _Server(ThreadingHTTPServer):
@@ -217,52 +239,54 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         if parts.path == "/_double/stats":
-            d = self.double
-            stats = {"flash_rows": len(d.flash), "cc_rows": len(d.cc),
-                     "requests": {s: len(d.requests(s)) for s in ("flash_call_cdrs", "cc_cdrs")}}
-            return self._send(200, json.dumps(stats).encode())
-        if parts.path != FLASH_PATH:
-            return self._send(404, b'{"error":"not found"}')
-        query = parse_qs(parts.query)
-        self._serve("flash_call_cdrs", lambda: self.double.flash_call_list(query),
-                    {k: v[0] for k, v in query.items() if k in ("start", "end")})
+            return self._send(200, json.dumps(self.double.stats()).encode())
+        return self._route("GET", parts, b"")
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
-        path = urlsplit(self.path).path
-        if path == "/_double/control":
+        parts = urlsplit(self.path)
+        if parts.path == "/_double/control":
             return self._control(json.loads(body))
-        if path != CC_PATH:
+        return self._route("POST", parts, body)
+
+    def _route(self, method: str, parts, body: bytes) -> None:
+        endpoint = ROUTES.get((method, parts.path))
+        if endpoint is None:
             return self._send(404, b'{"error":"not found"}')
-        logged = {}
-        with contextlib.suppress(ValueError, AttributeError):
-            logged = {k: v for k, v in json.loads(body).items() if k != "name"}
-        self._serve("cc_cdrs", lambda: self.double.cc_page(self.headers, body), logged)
+        return self._serve(endpoint, Request(parse_qs(parts.query), self.headers, body))
 
     def _control(self, command: dict) -> None:
         d = self.double
         if "faults" in command:
             d.set_faults(Faults(**command["faults"]))
-        if "latency_ms" in command:
-            d.latency_ms = float(command["latency_ms"])
-        if "flash_rows" in command:
-            d.flash.add(command["flash_rows"])
-        if "cc_rows" in command:
-            d.cc.add(command["cc_rows"])
+        for name in ("latency_ms", "clock_skew_ms", "sms_max_per_second"):
+            if name in command:
+                setattr(d, name, type(getattr(d, name))(command[name]))
+        if "rate_limits" in command:
+            d.rate_limits.update(command["rate_limits"])
+        for name, table in TABLES.items():
+            if name in command:
+                getattr(d, table).add(command[name])
         if command.get("clear_log"):
             with d._lock:
                 d.log.clear()
+        if command.get("reset_rate_limits"):
+            d.reset_rate_limits()
         self._send(200, b'{"ok":true}')
 
-    def _serve(self, stream: str, answer, params: dict) -> None:
+    def _serve(self, endpoint, req: Request) -> None:
         d = self.double
         if d.latency_ms:
             time.sleep(d.latency_ms / 1000)
         fault = d._next_fault()
-        entry = {"stream": stream, "params": params, "fault": fault, "at": time.time()}
+        params = endpoint.params(req)
+        entry = {"stream": endpoint.stream, "params": params, "fault": fault, "at": time.time()}
         with d._lock:
             d.log.append(entry)
+        hook = d.on_request
+        if hook is not None:
+            hook(endpoint.stream, params, len(d.requests(endpoint.stream)))
         if fault and fault.startswith("status:"):
             return self._send(int(fault[7:]), b'{"error":"injected"}')
         if fault in ("429", "500", "502", "503"):
@@ -277,44 +301,41 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "html":
             return self._send(200, b"<html><body>502 Bad Gateway</body></html>",
                               {"Content-Type": "text/html"})
-        if fault == "busy":
-            payload = {"code": "3", "msg": "too many requests"} if stream == "flash_call_cdrs" \
-                else {"code": 88 if len(d.log) % 2 else 99, "msg": "System error", "data": {}}
-        elif fault == "skew" and stream == "cc_cdrs":
-            payload = {"code": 1004, "msg": "Timestamp expired", "data": {}}
-        elif fault == "badrow":
-            payload = ({"code": "0", "cdrs": [{"id": 1, "gmtCreate": None}]}
-                       if stream == "flash_call_cdrs"
-                       else {"code": 0, "data": [{"callId": "x", "startTime": "soon"}]})
-        elif fault and fault.startswith("code:"):
-            code = fault[5:]
-            flash = stream == "flash_call_cdrs"
-            payload = {"code": code if flash else int(code), "msg": f"injected error {code}"}
-        else:
-            payload = answer()
-        entry["code"] = payload.get("code")
-        body = self._encode(payload)
+        reply = endpoint.fault(fault, d, req) if fault else None
+        if reply is None:
+            reply = endpoint.answer(d, req)
+        entry["code"] = reply.code
+        body = reply.body
         if fault == "truncated":
             body = body[: max(1, len(body) // 2)]
+        if fault == "stall":
+            return self._stall(body, d.faults.stall_seconds)
+        if fault == "dribble":
+            return self._dribble(body, d.faults.dribble_interval)
         return self._send(200, body)
 
-    @staticmethod
-    def _encode(payload: dict) -> bytes:
-        if "__cdrs" in payload:
-            return b'{"cdrs":[' + b",".join(payload["__cdrs"]) + b'],"code":"0"}'
-        if "__data" in payload:
-            return (b'{"reqId":"double","code":0,"msg":"Request succeeded","data":['
-                    + b",".join(payload["__data"]) + b"]}")
-        payload.setdefault("reqId", "double")
-        if isinstance(payload.get("code"), int):
-            payload.setdefault("data", {})
-        return json.dumps(payload, ensure_ascii=False).encode()
-
-    def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
+    def _head(self, status: int, length: int, headers: dict | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=UTF-8")
         for k, v in (headers or {}).items():
             self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(length))
         self.end_headers()
+
+    def _send(self, status: int, body: bytes, headers: dict | None = None) -> None:
+        self._head(status, len(body), headers)
         self.wfile.write(body)
+
+    def _stall(self, body: bytes, seconds: float) -> None:
+        self._head(200, len(body))
+        time.sleep(seconds)
+        self.close_connection = True  # the promised body never comes
+
+    def _dribble(self, body: bytes, interval: float) -> None:
+        self._head(200, len(body))
+        try:
+            for i in range(len(body)):
+                time.sleep(interval)
+                self.wfile.write(body[i:i + 1])
+        except OSError:  # the client gave up
+            self.close_connection = True

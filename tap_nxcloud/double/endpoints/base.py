@@ -1,0 +1,122 @@
+"""What every endpoint of the double shares: the request it is given, the reply it returns, and
+how it answers the API-level faults (`busy`, `skew`, `badrow`, `code:N`) in its own envelope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from ..server import ApiDouble
+    from ..table import Table
+
+WALL = "%Y-%m-%d %H:%M:%S"
+
+
+class Reply(NamedTuple):
+    code: Any  # the API code, as the request log records it
+    body: bytes
+
+
+@dataclass
+class Request:
+    query: dict[str, list[str]]
+    headers: Any  # the handler's email.message.Message: case-insensitive .get()
+    body: bytes
+
+
+class Endpoint:
+    stream = ""
+    method = "POST"
+    path = ""
+
+    def params(self, req: Request) -> dict:
+        """What the request log keeps of a request: its parameters, never a secret."""
+        return {}
+
+    def answer(self, double: ApiDouble, req: Request) -> Reply:
+        raise NotImplementedError
+
+    def fault(self, fault: str, double: ApiDouble, req: Request) -> Reply | None:
+        """The reply an API-level fault replaces the answer with; None: answer as usual."""
+        if fault == "busy":
+            return self.busy(double)
+        if fault == "skew":
+            return self.skew()
+        if fault == "badrow":
+            return self.badrow()
+        if fault.startswith("code:"):
+            return self.code(fault[5:])
+        return None
+
+    def busy(self, double: ApiDouble) -> Reply:
+        raise NotImplementedError
+
+    def skew(self) -> Reply | None:
+        return None
+
+    def badrow(self) -> Reply:
+        raise NotImplementedError
+
+    def code(self, code: str) -> Reply:
+        raise NotImplementedError
+
+
+def legacy_json(payload: dict) -> Reply:
+    """The envelope of the two first endpoints' refusals (flash calls, contact center)."""
+    payload.setdefault("reqId", "double")
+    if isinstance(payload.get("code"), int):
+        payload.setdefault("data", {})
+    return Reply(payload["code"], json.dumps(payload, ensure_ascii=False).encode())
+
+
+def join(blobs: list[bytes]) -> bytes:
+    return b"[" + b",".join(blobs) + b"]"
+
+
+def wall(text: str) -> dt.datetime | None:
+    """A strict "yyyy-MM-dd HH:mm:ss", or None."""
+    if len(text) != 19:
+        return None
+    try:
+        return dt.datetime.strptime(text, WALL)
+    except ValueError:
+        return None
+
+
+def whole(text, low: int, high: int | None = None) -> int | None:
+    """A form field or JSON value that must be an integer in [low, high], or None."""
+    if isinstance(text, str):
+        if not (text.isascii() and text.isdigit()):
+            return None
+        text = int(text)
+    if type(text) is not int or text < low or (high is not None and text > high):
+        return None
+    return text
+
+
+def scramble(n: int) -> int:
+    """A fixed bijection of 32-bit ids (Knuth's multiplicative hash): an order that is stable but
+    not time order, as no order is documented for these endpoints."""
+    return (n * 2654435761) & 0xFFFFFFFF
+
+
+def ordered(double: ApiDouble, table: Table, key: tuple, left: int, right: int, *,
+            sort=None, match=None) -> list[int]:
+    """Indices of rows left..right, filtered by match(row) and sorted by sort(index) (default:
+    the scrambled id, the sort key's last field), cached while the table keeps its shape. Call
+    with table.lock held."""
+    cache = double._order_cache
+    ck = (*key, left, right, table.version)
+    order = cache.get(ck)
+    if order is None:
+        order = sorted(range(left, right),
+                       key=sort or (lambda i: scramble(table.keys[i][-1])))
+        if match is not None:
+            order = [i for i in order if match(table.decode(i))]
+        if len(cache) > 64:
+            cache.clear()
+        cache[ck] = order
+    return order
