@@ -34,3 +34,14 @@ class Interrupted(BaseException):
         super().__init__(f"signal {signum}")
         self.tap = tap
         self.signum = signum
+
+
+class StateError(TapError):
+    """The state given with --state cannot be used; the message names the stream and the fix."""
+
+
+class OutputClosed(TapError):
+    """The reader of stdout (the target) went away: nothing more can be delivered."""
+
+    def __init__(self) -> None:
+        super().__init__("the output was closed (the target exited?); stopping")

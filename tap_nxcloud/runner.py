@@ -5,6 +5,10 @@ queue, so memory stays flat however large the range (at most max_pending x queue
 The executor is FIFO and the consumer drains the oldest window first, so the window being consumed
 always has a worker and the blocked producers behind it cannot deadlock. Until the first window is
 done only one is in flight, so the planner sizes the rest from real density rather than a guess.
+
+Stopping is prompt: on `cancel` (a signal, a failed window, the end) producers stop putting, the
+Client aborts their requests in flight and wakes their pauses, and the pool's threads end within
+a second, so the interpreter does not wait for them at exit.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from .windows import Window, WindowPlanner
+from .writer import check_output
 
 _DONE = object()
 
@@ -73,6 +78,7 @@ def iter_windows(planner: WindowPlanner, pages_of: Callable[[Window], Iterator[l
             if cancel.is_set():  # cancelled producers put nothing more: stop at a page boundary
                 raise Cancelled
             if item is None:
+                check_output()  # nothing to write for now: is anyone still reading?
                 continue
             if item is _DONE:
                 return

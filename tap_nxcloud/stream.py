@@ -61,8 +61,7 @@ class WindowedStream(DirectRecords, Stream):
                              max_tries=settings.max_retries + 1,
                              backoff_base=settings.backoff_base,
                              backoff_max=settings.backoff_max, cancel=self.cancel,
-                             **({"min_interval": spec.min_interval * 1.05}  # TEMP
-                                if spec.min_interval else {}))
+                             min_interval=spec.min_interval * 1.05)  # a margin for jitter
         self.reader = Reader(spec, credentials)
         self._request = self._build_request(credentials)
         times = {"wall": self.clock.rfc3339 if spec.clock == "wall" else None,

@@ -4,6 +4,10 @@ singer-sdk's writers flush stdout after every message, and with PYTHONUNBUFFERED
 machines, and often under schedulers) stdout has no buffer at all: a system call per record.
 Flushing when a STATE message goes out keeps what matters (a STATE never reaches the target before
 the records it covers, and nothing is held back at a checkpoint) at a fraction of the cost.
+
+When the target goes away (it crashed, or `| head` had enough), a write fails with EPIPE: that
+becomes `OutputClosed`, one line and a stop, after fd 1 is pointed at /dev/null so that nothing,
+the interpreter's own flush at exit included, writes into the closed pipe again.
 """
 
 from __future__ import annotations
@@ -11,13 +15,57 @@ from __future__ import annotations
 import atexit
 import contextlib
 import io
+import os
+import select
 import sys
+from typing import NoReturn
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 
+from .errors import OutputClosed
+
 _encode = msgspec.json.Encoder().encode
+_GONE = (BrokenPipeError, ConnectionResetError)  # a pipe's reader, or a socket's peer, left
+
+
+def _stdout_fd() -> int | None:
+    try:
+        return sys.stdout.fileno()
+    except (AttributeError, ValueError, io.UnsupportedOperation):  # replaced (tests) or closed
+        return None
+
+
+def output_closed() -> NoReturn:
+    """Silence stdout for good (the recipe of the Python docs on SIGPIPE) and stop."""
+    fd = _stdout_fd()
+    if fd is not None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    raise OutputClosed
+
+
+def check_output() -> None:
+    """Raise OutputClosed when stdout is a pipe whose reader has gone: lets a tap that is not
+    writing (a stalled API, a long retry pause) notice without a write."""
+    fd = _stdout_fd()
+    if fd is None:
+        return
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLERR and POLLHUP are always reported
+    with contextlib.suppress(OSError):
+        if any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0)):
+            output_closed()
+
+
+def flush_stdout() -> None:
+    """Flush whatever is buffered, raising OutputClosed if the reader has gone."""
+    try:
+        sys.stdout.flush()
+    except _GONE:
+        output_closed()
 
 
 class BufferedWriter(MsgSpecWriter):
@@ -41,11 +89,17 @@ class BufferedWriter(MsgSpecWriter):
 
     def write_message(self, message) -> None:
         out = self._stream()
-        out.write(self.format_message(message))
-        if not isinstance(message, RecordMessage):
-            out.flush()
+        try:
+            out.write(self.format_message(message))
+            if not isinstance(message, RecordMessage):
+                out.flush()
+        except _GONE:
+            output_closed()
 
     def write_record(self, prefix: bytes, record: dict, suffix: bytes) -> None:
         """A RECORD line from pre-encoded parts: `{"type":"RECORD","stream":...,"record":` and
         `,"time_extracted":...}` around the record, as the SDK's message would serialize."""
-        self._stream().write(prefix + _encode(record) + suffix)
+        try:
+            self._stream().write(prefix + _encode(record) + suffix)
+        except _GONE:
+            output_closed()
