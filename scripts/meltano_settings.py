@@ -9,7 +9,10 @@ from tap_nxcloud.settings import SCHEMA
 from tap_nxcloud.streams import STREAMS
 
 PATH = Path(__file__).resolve().parent.parent / "meltano.yml"
-KINDS = {"string": "string", "integer": "integer", "number": "decimal"}
+# Meltano 4.4 fails on every value of a `decimal` setting given in the environment ("Object of
+# type Decimal is not JSON serializable"): the tap's number settings (seconds) are declared as
+# integers there, and a config file can still give fractions.
+KINDS = {"string": "string", "integer": "integer", "number": "integer"}
 OPTIONS = {"cc_direction": ["all", "inbound", "outbound", "AICC"],
            "cc_answered": ["all", "unanswered", "answered"]}
 
