@@ -265,3 +265,19 @@ def test_shaper_converts_lossless_values_and_keeps_the_rest_visible():
     row = shape({"id": 9, "at": "0000-00-00 00:00:00"})  # not a time: kept visible, warned
     assert row["at"] is None and row["extra_fields"] == {"at": "0000-00-00 00:00:00"}
     assert "valid time" in warnings[2]
+
+
+def test_the_tap_registers_every_products_secret_for_scrubbing():
+    from tap_nxcloud import redact
+    from tap_nxcloud.settings import SECRETS
+    from tap_nxcloud.tap import TapNXCloud
+    config = {"start_date": "2026-10-01"}
+    for i, name in enumerate(SECRETS):
+        config[name] = f"s3cret-{i}/+&"
+        config[name.replace("secret", "key")] = f"key-{i}"
+    TapNXCloud(config=config, validate_config=True)
+    assert len(SECRETS) == 6
+    for name in SECRETS:
+        line = redact.scrub(f"body appkey=x&secretkey={config[name]} or "
+                            f"{config[name].replace('/', '%2F').replace('+', '%2B')}")
+        assert config[name] not in line and "s3cret" not in line, (name, line)
