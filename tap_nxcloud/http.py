@@ -1,38 +1,28 @@
-"""HTTP with retries shared by all workers of a stream: one throttle, one pacer, one watchdog.
+"""HTTP with retries shared by all workers of a stream: one throttle, one pacer, one watchdog
+(deadline.py).
 
 Retries are a loop here rather than a `backoff` decorator because the pause must be shared: when
 one worker meets a 429 or a failing server, every worker waits, and while failures last only one
 request at a time goes out, so concurrency never multiplies the load on a struggling API.
-
-The timeout requests takes bounds each wait for a byte, not an attempt: a gateway that sends
-headers and then dribbles the body would hold a worker for ever. So each Client has one watchdog
-thread that knows every attempt in flight, its connection and its deadline, and shuts the socket
-down when the deadline passes or the stream's `cancel` is set: the blocked read returns at once.
-It learns the connection from a urllib3 connection class that records itself, for the calling
-thread's attempt, when it connects or sends.
 """
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import logging
 import os
 import random
-import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import msgspec
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from .deadline import Adapter, Watchdog
 from .errors import ApiError, TransientError
 
 log = logging.getLogger("tap_nxcloud.http")
@@ -101,141 +91,6 @@ class Throttle:
                 self._resume_at = max(self._resume_at, self._clock() + pause)
         if holds_solo:
             self._solo.release()
-
-
-# --- a deadline on each whole attempt --------------------------------------------------------
-class _Attempt:
-    __slots__ = ("before_send", "conn", "cut", "deadline", "stopped")
-
-    def __init__(self, deadline: float) -> None:
-        self.deadline = deadline
-        self.before_send: Callable[[], None] | None = None  # called as the request goes out
-        self.conn: HTTPConnection | None = None
-        self.stopped: str | None = None  # "deadline" or "cancel", once the watchdog stops it
-        self.cut = False
-
-
-_current = threading.local()  # .attempt: the attempt this thread is making
-
-
-def _claim(conn: HTTPConnection) -> _Attempt | None:
-    attempt = getattr(_current, "attempt", None)
-    conn.nxcloud_attempt = attempt  # type: ignore[attr-defined]
-    if attempt is not None:
-        attempt.conn = conn
-    return attempt
-
-
-class _Tracked:
-    """A urllib3 connection that tells the calling thread's attempt which socket it uses."""
-
-    def connect(self) -> None:
-        _claim(self)  # type: ignore[arg-type]
-        super().connect()  # type: ignore[misc]
-
-    def request(self, *args, **kwargs) -> None:
-        attempt = _claim(self)  # type: ignore[arg-type]
-        if attempt is not None and attempt.before_send is not None:
-            if self.sock is None:  # type: ignore[attr-defined]
-                self.connect()  # plain HTTP connects lazily: connect first, then pace the send
-            attempt.before_send()
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-class _HTTPConnection(_Tracked, HTTPConnection):
-    pass
-
-
-class _HTTPSConnection(_Tracked, HTTPSConnection):
-    pass
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class _Adapter(HTTPAdapter):
-    """requests' adapter with pools of tracked connections (SOCKS proxies keep their own pools;
-    through one, only the per-read timeout bounds an attempt)."""
-
-    def init_poolmanager(self, *args, **kwargs) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS
-
-    def proxy_manager_for(self, proxy: str, **kwargs):
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        if manager.pool_classes_by_scheme.get("http") in (HTTPConnectionPool, _HTTPPool):
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
-
-
-def _shut(attempt: _Attempt) -> bool:
-    """Shut the attempt's socket down; False while it has none yet (connecting: the connect
-    timeout bounds that part)."""
-    conn = attempt.conn
-    if conn is None or getattr(conn, "nxcloud_attempt", None) is not attempt:
-        return conn is not None  # None: not connected yet; another owner: already handed on
-    sock = conn.sock
-    if sock is None:
-        return False
-    with contextlib.suppress(OSError):  # already closed by its thread
-        # the plain socket's method: ssl.SSLSocket.shutdown would drop its TLS object under the
-        # thread that is reading from it
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    return True
-
-
-class Watchdog:
-    """One thread per Client (started with its first request, idle while none is in flight)
-    that stops attempts past their deadline, and every attempt once `cancel` is set."""
-
-    POLL = 0.1  # seconds: how late a deadline or a cancel may be noticed
-
-    def __init__(self, name: str, cancel: threading.Event) -> None:
-        self._name = name
-        self._cancel = cancel
-        self._cond = threading.Condition()
-        self._live: set[_Attempt] = set()
-        self._thread: threading.Thread | None = None
-
-    @contextlib.contextmanager
-    def watch(self, seconds: float) -> Iterator[_Attempt]:
-        attempt = _Attempt(time.monotonic() + seconds)
-        with self._cond:
-            self._live.add(attempt)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name=f"nxcloud-watchdog-{self._name}")
-                self._thread.start()
-            self._cond.notify()
-        _current.attempt = attempt
-        try:
-            yield attempt
-        finally:
-            _current.attempt = None
-            with self._cond:  # after this the watchdog no longer touches the connection
-                self._live.discard(attempt)
-
-    def _run(self) -> None:
-        with self._cond:
-            while True:
-                if not self._live:
-                    self._cond.wait()
-                    continue
-                now, cancelled = time.monotonic(), self._cancel.is_set()
-                for attempt in self._live:
-                    if attempt.stopped is None and (cancelled or now >= attempt.deadline):
-                        attempt.stopped = "cancel" if cancelled else "deadline"
-                    if attempt.stopped and not attempt.cut:
-                        attempt.cut = _shut(attempt)
-                self._cond.wait(self.POLL)
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -321,7 +176,7 @@ class Client:
                               or os.environ.get("CURL_CA_BUNDLE") or True)
             session.trust_env = False
             for prefix in ("http://", "https://"):
-                session.mount(prefix, _Adapter())
+                session.mount(prefix, Adapter())
         return session
 
     def delay(self, attempt: int) -> float:
