@@ -10,24 +10,17 @@ import json
 import sys
 from pathlib import Path
 
+from tap_nxcloud.streams import STREAMS as SPECS
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"
 OUTPUT = ROOT / "docs" / "data-dictionary.md"
 
-# The schemas do not carry keys (the tap's stream classes do); this table mirrors them, in the
-# order the streams are documented.
+# Keys, replication keys and endpoints come from the tap's own stream specs, in their order.
 STREAMS: dict[str, dict] = {
-    "flash_call_cdrs": {"endpoint": "GET /otp/call/list", "key": ["id"],
-                        "replication_key": "gmtCreate"},
-    "cc_cdrs": {"endpoint": "POST /saas/cc/openapi/cdr/page", "key": ["callId"],
-                "replication_key": "startTime"},
-    "sms_cdrs": {"endpoint": "POST /api/sms/getSmsCdr", "key": ["msgid", "phone"],
-                 "replication_key": "date"},
-    "voice_cdrs": {"endpoint": "POST /api/voiceSms/getVoiceCdr", "key": ["voiceType", "id"],
-                   "replication_key": "start_time"},
-    "sip_cdrs": {"endpoint": "POST /api/voiceSms/getSipCdr", "key": ["id"],
-                 "replication_key": "start_time"},
-    "did_cdrs": {"endpoint": "POST /api/did/cdr", "key": ["id"], "replication_key": "startTime"},
+    spec.name: {"endpoint": f"{spec.method} {spec.path}", "key": list(spec.primary_keys),
+                "replication_key": spec.replication_key}
+    for spec in SPECS
 }
 
 # The two columns the tap adds to every stream (not declared in the schema files).
