@@ -1,150 +1,471 @@
-"""Benchmark: the tap against a plain-Python floor, on the API double at 127.0.0.1.
+"""Benchmark: the tap against a plain-Python floor, on the API double (its own process, 127.0.0.1).
 
-Prints (1) CPU seconds of the tap and of the floor (scripts/floor.py) for N rows per stream into
-/dev/null, their ratio and rows per CPU-second; (2) requests per stream against ceil(rows/100);
-(3) wall time with 50 ms latency per response against the sequential minimum; (4) peak RSS of the
-tap at N and at a large N. Usage: python scripts/bench.py [--rows 20000] [--big-rows 1000000]
+Prints, with goals:
+1. CPU (user+sys) of the tap and of the floor (scripts/floor.py) for N rows per stream over all six
+   streams into /dev/null, best of K; rows per CPU-second and the ratio. Both shape every row with
+   the tap's own rows.Shaper, so the ratio measures everything but per-row conversion.
+2. Requests per stream against the minimum for the tap's own windows.
+3. Wall time with 50 ms latency per response against the sequential minimum: flash and cc (goal
+   <= 0.4), SMS and DID (no goal: day windows).
+4. Voice and SIP wall time, each alone, against their rate limits.
+5. A long run: 1 000 000 rows per stream through a 10 % fault mix: exact?, peak RSS, threads and
+   sockets over the run.
+Usage: ./scripts/bench [--rows 20000] [--long-rows 0] [--rate-rows 0] ... (see --help)
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import collections
+import contextlib
 import datetime as dt
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+import msgspec
 import requests
 
-from tap_nxcloud.double.data import WALL
+from tap_nxcloud.streams import BY_NAME, STREAMS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-ZONE = ZoneInfo("Asia/Shanghai")
-START = dt.datetime(2026, 9, 1, tzinfo=ZONE)
-SPAN = 30 * 86400
+ZONE = "Asia/Shanghai"
+NAMES = tuple(spec.name for spec in STREAMS)
+PACED = tuple(spec.name for spec in STREAMS if spec.min_interval)  # voice, SIP
+UNPACED = tuple(name for name in NAMES if name not in PACED)
+SHORT = {"flash_call_cdrs": "flash", "cc_cdrs": "cc", "sms_cdrs": "sms", "voice_cdrs": "voice",
+         "sip_cdrs": "sip", "did_cdrs": "did"}  # the double's --<short>-rows options
+FAULT_KINDS = ("429", "500", "502", "503", "reset", "timeout", "truncated", "html", "busy")
+# PYTHONUNBUFFERED (set on some machines and schedulers) would cost the floor a system call per
+# line; neither the tap nor the floor gets it, so the floor is not handicapped.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
 
 
-def measure(cmd: list[str]) -> dict:
-    """Run cmd with stdout to /dev/null; CPU (user+sys), peak RSS and wall of that process."""
-    # PYTHONUNBUFFERED (set on some machines and schedulers) would cost the floor a system call
-    # per line; both programs run without it, so the floor is not handicapped.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    with open(os.devnull, "wb") as sink, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-        if status != 0:
-            err.seek(0)
-            sys.exit(f"{cmd[0]} failed:\n{err.read().decode()[-3000:]}")
-    return {"cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
-            "wall": wall}
+def num(n: float) -> str:
+    return f"{n:,.0f}".replace(",", " ")
 
 
+# --- the API double --------------------------------------------------------------------------
 class Double:
     """The API double in a process of its own: the benchmark's own process stays small, since a
-    forked child's peak RSS counts the parent's pages until exec."""
+    forked child's peak RSS counts the parent's pages until exec. Starts at once; `ready()`
+    waits for its data (a million rows a stream take minutes to build)."""
 
-    def __init__(self, rows: int) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tap_nxcloud.double", "--port", "0", "--seed", "1",
-             "--flash-rows", str(rows), "--cc-rows", str(rows), "--timezone", ZONE.key,
-             "--start", START.replace(tzinfo=None).isoformat(), "--span-days", str(SPAN / 86400)],
-            stdout=subprocess.PIPE, text=True)
-        self.config = json.loads(self.proc.stdout.readline())["config"]
-        self.url = self.config["api_url"]
+    def __init__(self, rows: dict[str, int], span_days: float) -> None:
+        cmd = [sys.executable, "-m", "tap_nxcloud.double", "--port", "0", "--seed", "1",
+               "--timezone", ZONE, "--span-days", str(span_days)]
+        for name, short in SHORT.items():
+            n = rows.get(name, 0)
+            cmd += [f"--{short}-rows", str(n // 2 if name == "voice_cdrs" else n)]  # per type
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        self.info: dict = {}
+        atexit.register(self.stop)  # also when a run fails and the benchmark exits
+
+    def ready(self) -> Double:
+        if not self.info:
+            line = self.proc.stdout.readline()
+            if not line:
+                sys.exit("the API double did not start")
+            self.info = json.loads(line)
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.ready().info["config"]["api_url"]
+
+    def rows(self, name: str) -> int:
+        return self.ready().info[f"{SHORT[name]}_rows"]
 
     def control(self, **command) -> None:
         requests.post(f"{self.url}/_double/control", json=command, timeout=30).raise_for_status()
 
-    def requests_sent(self) -> dict[str, int]:
-        return requests.get(f"{self.url}/_double/stats", timeout=30).json()["requests"]
+    def stats(self) -> dict:
+        return requests.get(f"{self.url}/_double/stats", timeout=30).json()
+
+    def config(self, folder: Path, streams: tuple[str, ...], **settings) -> Path:
+        """A tap config with the credentials of `streams` only, ending where their data ends;
+        `floor_ranges` (ignored by the tap) tells the floor where each stream's data lies."""
+        info = self.ready().info
+        others = {key for name in NAMES if name not in streams for key in BY_NAME[name].credentials}
+        config = {k: v for k, v in info["config"].items() if k not in others}
+        ranges = {name: info["windows"][name] for name in streams}
+        end = max(dt.datetime.fromisoformat(r[1]) for r in ranges.values())
+        config |= {"end_date": end.isoformat(), "floor_ranges": ranges, **settings}
+        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".json", delete=False) as f:
+            json.dump(config, f)
+        return Path(f.name)
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
 
 
-def write_config(double: Double, folder: Path) -> Path:
-    end = START + dt.timedelta(seconds=SPAN)
-    config = {
-        **double.config, "start_date": START.isoformat(), "end_date": end.isoformat(),
-        # for the floor, which reads the whole range in one go
-        "floor_flash_start": START.strftime(WALL),
-        "floor_flash_end": (end - dt.timedelta(seconds=1)).strftime(WALL),
-        "floor_cc_start": int(START.timestamp()), "floor_cc_end": int(end.timestamp()) - 1,
-    }
-    path = folder / "config.json"
-    path.write_text(json.dumps(config))
-    return path
+# --- running a program -----------------------------------------------------------------------
+def measure(cmd: list[str], out: Path | None = None) -> dict:
+    """Run cmd, stdout to /dev/null (or `out`): CPU (user+sys), peak RSS and wall of that
+    process, and its stderr."""
+    with open(out or os.devnull, "wb") as sink, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=err, env=ENV)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = status  # reaped here; Popen must not wait for it again
+        wall = time.perf_counter() - started
+        err.seek(0)
+        log = err.read().decode(errors="replace")
+    if status != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{log[-3000:]}")
+    return {"cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
+            "wall": wall, "log": log}
 
 
-def tap_cmd(config: Path) -> list[str]:
+def tap(config: Path) -> list[str]:
     return [str(BIN / "tap-nxcloud"), "--config", str(config)]
+
+
+DONE = re.compile(r"\| (\w+): done: .*, ([\d.]+) s$", re.MULTILINE)
+
+
+def seconds_per_stream(log: str) -> dict[str, float]:
+    """Each stream's own sync time, from the tap's "done:" log lines."""
+    return {m.group(1): float(m.group(2)) for m in DONE.finditer(log)}
+
+
+# --- reading the tap's output ----------------------------------------------------------------
+class Message(msgspec.Struct):
+    type: str
+    stream: str = ""
+    record: msgspec.Raw = msgspec.Raw(b"{}")
+    value: dict = msgspec.field(default_factory=dict)
+
+
+class Tally:
+    """Reads the tap's Singer output line by line: per stream the records, the distinct keys
+    (hashed: 64 bits, a collision among a million keys has odds of about 1 in 10^7) and the rows
+    of each window, split per variant (voice: voiceType). A window ends where a STATE carries a
+    new bookmark for the stream: each window's STATE carries that window's end."""
+
+    def __init__(self) -> None:
+        self.decode = msgspec.json.Decoder(Message).decode
+        self.keys, self.variant_keys = {}, {}
+        for spec in STREAMS:
+            variant = tuple(dict.fromkeys(k for v in spec.variants for k in v))
+            fields = tuple(dict.fromkeys((*spec.primary_keys, *variant)))
+            struct = msgspec.defstruct(f"{spec.name}_key", [(f, object) for f in fields])
+            self.keys[spec.name] = msgspec.json.Decoder(struct).decode
+            self.variant_keys[spec.name] = tuple(fields.index(k) for k in variant)
+        self.records: collections.Counter = collections.Counter()
+        self.seen: dict[str, set] = collections.defaultdict(set)
+        self.windows: dict[str, list[collections.Counter]] = collections.defaultdict(list)
+        self.open: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+        self.bookmarks: dict[str, object] = {}
+        self.current = ""  # the stream being read
+        self.order: list[str] = []
+
+    def feed(self, line: bytes) -> None:
+        msg = self.decode(line)
+        if msg.type == "RECORD":
+            name = msg.stream
+            key = msgspec.structs.astuple(self.keys[name](msg.record))
+            self.records[name] += 1
+            self.seen[name].add(hash(key))
+            self.open[name][tuple(key[i] for i in self.variant_keys[name])] += 1
+        elif msg.type == "STATE":
+            for name, entry in msg.value.get("bookmarks", {}).items():
+                mark = entry.get("replication_key_value")
+                if mark is not None and mark != self.bookmarks.get(name):
+                    self.bookmarks[name] = mark
+                    self.windows[name].append(self.open.pop(name, collections.Counter()))
+        elif msg.type == "SCHEMA":
+            self.current = msg.stream
+            self.order.append(msg.stream)
+
+    def exact(self, name: str, rows: int) -> bool:
+        return len(self.seen[name]) == rows == self.records[name] and not self.open.get(name)
+
+    def minimum(self, name: str) -> int:
+        """Sum over windows and variants of max(1, ceil(rows / page size))."""
+        spec = BY_NAME[name]
+        size = spec.paging.size
+        return sum(max(1, math.ceil(window[tuple(v.values())] / size))
+                   for window in self.windows[name] for v in spec.variants)
+
+
+# --- 1 and 2: CPU against the floor, requests against the minimum -----------------------------
+def cpu_and_requests(args, folder: Path) -> tuple[Double, float]:
+    n, paced = args.rows, args.paced_rows
+    rows = {name: paced if name in PACED else n for name in NAMES}
+    double = Double(rows, args.span_days).ready()
+    config = double.config(folder, NAMES)
+    floor_cmd = [sys.executable, str(ROOT / "scripts" / "floor.py"), str(config)]
+    total = sum(double.rows(name) for name in NAMES)
+
+    # a first tap run into a file: figure 2 reads its windows; it also warms the page cache
+    double.control(clear_log=True, reset_rate_limits=True)
+    output = folder / "tap-output.jsonl"
+    measure(tap(config), out=output)
+    sent = double.stats()["requests"]
+    tally = Tally()
+    with open(output, "rb") as lines:
+        for line in lines:
+            tally.feed(line)
+    output.unlink()
+
+    tap_runs, floor_runs = [], []
+    for _ in range(args.repeat):
+        double.control(reset_rate_limits=True)
+        tap_runs.append(measure(tap(config)))
+        double.control(reset_rate_limits=True)
+        floor_runs.append(measure(floor_cmd))
+    best_tap = min(tap_runs, key=lambda r: r["cpu"])
+    best_floor = min(floor_runs, key=lambda r: r["cpu"])
+    floor_rows = json.loads(best_floor["log"].strip().splitlines()[-1])
+    about = measure([str(BIN / "tap-nxcloud"), "--about"])
+    ratio = best_tap["cpu"] / best_floor["cpu"]
+
+    print("\n1. CPU (user+sys) of the tap against the floor, both shaping every row with the "
+          "tap's own\n   rows.Shaper (per-row conversion costs the same on both sides; the ratio "
+          "measures everything\n   else). All six streams into /dev/null, best of "
+          f"{args.repeat}: {num(n)} rows each of flash, cc, SMS and DID,\n   {num(paced)} each "
+          f"of voice and SIP ({num(total)} rows over {args.span_days:g} days)")
+    print(f"   tap    {best_tap['cpu']:6.2f} s  {num(total / best_tap['cpu']):>7} rows/CPU-s  "
+          f"(of which {about['cpu']:.2f} s start-up, as `--about` takes)")
+    print(f"   floor  {best_floor['cpu']:6.2f} s  {num(total / best_floor['cpu']):>7} rows/CPU-s  "
+          "(requests + json, one session, no SDK, no windows, no threads)")
+    print(f"   ratio tap/floor {ratio:.2f}  (goal <= 1.25)")
+    print(f"   Voice and SIP carry {num(paced)} rows each: at one request a second and one every "
+          "two seconds, more rows\n   would add waiting (no CPU) to every run.")
+    wrong = [name for name in NAMES if floor_rows.get(name, 0) != double.rows(name)]
+    if wrong:
+        print(f"   WARNING: the floor read the wrong number of rows of {', '.join(wrong)}: "
+              f"{floor_rows}")
+
+    print("\n2. Requests per stream against the minimum for the tap's own windows: the sum over "
+          "its windows (and voice's\n   two voiceTypes) of max(1, ceil(rows in the window / page "
+          "size)), from the STATE messages of one run")
+    print(f"   {'stream':16} {'rows':>7} {'exact':>5} {'windows':>7} {'page':>4} "
+          f"{'requests':>8} {'minimum':>7}  ratio (goal <= 1.1)")
+    for name in NAMES:
+        minimum = tally.minimum(name)
+        print(f"   {name:16} {tally.records[name]:7d} "
+              f"{'yes' if tally.exact(name, double.rows(name)) else 'NO':>5} "
+              f"{len(tally.windows[name]):7d} {BY_NAME[name].paging.size:4d} "
+              f"{sent[name]:8d} {minimum:7d}  {sent[name] / minimum:.3f}")
+    return double, best_tap["rss_mb"]
+
+
+# --- 3: latency ------------------------------------------------------------------------------
+def latency(args, double: Double, folder: Path) -> None:
+    print(f"\n3. Wall time with {args.latency_ms:g} ms latency per response against the "
+          "sequential minimum (requests x latency)")
+    groups = ((("flash_call_cdrs", "cc_cdrs"), "(goal <= 0.4, as since v0.1)"),
+              (("sms_cdrs", "did_cdrs"), "(no goal: one calendar day a request, so no more "
+               "requests in flight than days in the range, and a day's pages in sequence)"))
+    for names, goal in groups:
+        double.control(latency_ms=args.latency_ms, clear_log=True, reset_rate_limits=True)
+        run = measure(tap(double.config(folder, names)))
+        stats = double.stats()
+        sent = sum(stats["requests"][name] for name in names)
+        sequential = sent * args.latency_ms / 1000
+        took = seconds_per_stream(run["log"])
+        print(f"   {' and '.join(BY_NAME[n].label for n in names)}: tap {run['wall']:.2f} s for "
+              f"{sent} requests; sequential {sequential:.2f} s; ratio "
+              f"{run['wall'] / sequential:.2f}  {goal}")
+        print("     per stream: " + ", ".join(
+            f"{BY_NAME[name].label} {stats['requests'][name]} in {took.get(name, 0):.2f} s"
+            for name in names) + "; SMS refused as too frequent: "
+            f"{stats['rate_violations'].get('sms_cdrs', 0)}")
+    double.control(latency_ms=0)
+
+
+# --- 4: pacing -------------------------------------------------------------------------------
+def pacing(args, folder: Path) -> None:
+    double = Double(dict.fromkeys(PACED, args.rate_rows), 30).ready()
+    print(f"\n4. Voice and SIP, each alone, {num(args.rate_rows)} rows (voice: half per "
+          "voiceType) over their retention (7 and 15 days):\n   wall time against the rate "
+          "limit, (requests - 1) x interval; goal <= 1.15")
+    for name in PACED:
+        interval = BY_NAME[name].min_interval
+        double.control(clear_log=True, reset_rate_limits=True)
+        run = measure(tap(double.config(folder, (name,))))
+        stats = double.stats()
+        sent = stats["requests"][name]
+        least = (sent - 1) * interval
+        print(f"   {name:11} {sent:3d} requests {interval:g} s apart: minimum {least:5.1f} s, "
+              f"wall {run['wall']:5.1f} s, ratio {run['wall'] / least:.3f}; refused as too "
+              f"frequent: {stats['rate_violations'][name]}")
+    double.stop()
+
+
+# --- 5: the long run -------------------------------------------------------------------------
+class Sampler(threading.Thread):
+    """About once a second: the tap's VmRSS, threads and open sockets, and the stream it reads."""
+
+    def __init__(self, pid: int, tally: Tally) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.tally = pid, tally
+        self.samples: list[tuple[str, float, int, int]] = []
+        self.stop = threading.Event()
+
+    def sample(self) -> None:
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+            fds = os.listdir(f"/proc/{self.pid}/fd")
+            sockets = 0
+            for fd in fds:
+                with contextlib.suppress(OSError):  # closed meanwhile
+                    sockets += os.readlink(f"/proc/{self.pid}/fd/{fd}").startswith("socket:")
+        except OSError:  # the process has ended
+            return
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if "VmRSS" not in fields:  # a zombie
+            return
+        self.samples.append((self.tally.current, int(fields["VmRSS"].split()[0]) / 1024,
+                             int(fields["Threads"]), sockets))
+
+    def run(self) -> None:
+        while not self.stop.wait(1.0):
+            self.sample()
+
+
+def faults_per_stream(stats: dict, log: str) -> tuple[str, dict[str, int]]:
+    """Injected faults per stream from the double's stats when it reports them, else the
+    tap's retry warnings (which also count genuine refusals, e.g. SMS code 5)."""
+    faults = stats.get("faults")
+    if isinstance(faults, dict) and all(k in NAMES for k in faults):
+        return "faults", {name: sum(v.values()) if isinstance(v, dict) else v
+                          for name, v in faults.items()}
+    retries = collections.Counter(m.group(1) for m in re.finditer(
+        r"\| (\w+): [^\n]*; retry \d+ of", log))
+    return "retries", dict(retries)
+
+
+def long_run(args, double: Double, folder: Path, tap_rss: float | None) -> None:
+    waited = time.perf_counter()
+    double.ready()
+    waited = time.perf_counter() - waited
+    # a short Retry-After: the tap honours it (up to backoff_max), and every worker waits
+    faults = {"rate": args.fault_rate, "kinds": list(FAULT_KINDS), "seed": 1,
+              "timeout_sleep": args.long_timeout + 1.0, "retry_after": 0.2}
+    double.control(faults=faults, clear_log=True, reset_rate_limits=True)
+    config = double.config(folder, NAMES, request_timeout=args.long_timeout,
+                           backoff_base_seconds=0.05, backoff_max_seconds=2.0)
+    print(f"\n5. Long run, all six streams in one run: {num(args.long_rows)} rows each of flash, "
+          f"cc, SMS (in its 31 days) and DID;\n   {num(args.long_paced_rows)} each of voice and "
+          "SIP (at 1 000 000 rows their rate limits alone would take ~17 and ~35 min);\n   "
+          f"{args.fault_rate:.0%} of requests faulty ({', '.join(FAULT_KINDS)});\n   "
+          f"request_timeout {args.long_timeout:g} s (the timeout fault sleeps "
+          f"{faults['timeout_sleep']:g} s), backoff 0.05 s doubling up to 2 s, Retry-After "
+          f"{faults['retry_after']:g} s\n   (the double built its data meanwhile; {waited:.0f} s "
+          "were left to wait for it)")
+    tally = Tally()
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(tap(config), stdout=subprocess.PIPE, stderr=err, env=ENV)
+        sampler = Sampler(proc.pid, tally)
+        sampler.sample()
+        sampler.start()
+        for line in proc.stdout:
+            tally.feed(line)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = status
+        wall = time.perf_counter() - started
+        sampler.stop.set()
+        sampler.join()
+        err.seek(0)
+        log = err.read().decode(errors="replace")
+    if status != 0:
+        print(f"   the tap FAILED (status {status}):\n{log[-3000:]}")
+    stats = double.stats()
+    label, counted = faults_per_stream(stats, log)
+    per_stream = collections.defaultdict(list)
+    for name, rss, threads, sockets in sampler.samples:
+        per_stream[name].append((rss, threads, sockets))
+    took = seconds_per_stream(log)
+    print(f"   {'stream':16} {'rows':>9} {'exact':>5} {'requests':>8} {'minimum':>7} "
+          f"{label:>7} {'seconds':>7}  max RSS MB  threads  sockets")
+    for name in dict.fromkeys([*tally.order, *NAMES]):  # in the order the tap read them
+        seen = per_stream.get(name, [(0, 0, 0)])
+        print(f"   {name:16} {tally.records[name]:9d} "
+              f"{'yes' if tally.exact(name, double.rows(name)) else 'NO':>5} "
+              f"{stats['requests'][name]:8d} {tally.minimum(name):7d} "
+              f"{counted.get(name, 0):7d} {took.get(name, 0):7.0f}  "
+              f"{max(s[0] for s in seen):10.1f}  {max(s[1] for s in seen):7d}  "
+              f"{max(s[2] for s in seen):7d}")
+    peak = usage.ru_maxrss / 1024
+    syncing = [s for s in sampler.samples if s[0]] or sampler.samples
+    threads = [s[2] for s in syncing]
+    sockets = [s[3] for s in syncing]
+    against = (f" against {tap_rss:.1f} MB in the {num(args.rows)}-row run "
+               f"({peak / tap_rss - 1:+.0%}; goal: flat, <= +10%)" if tap_rss else "")
+    print(f"   peak RSS {peak:.1f} MB{against}")
+    print("   (max RSS, threads, sockets: the most seen in the samples while that stream was read)")
+    print(f"   threads while syncing: {threads[0]} at the start, min {min(threads)}, max "
+          f"{max(threads)}, {threads[-1]} at the end; sockets: {sockets[0]}, min {min(sockets)}, "
+          f"max {max(sockets)}, {sockets[-1]}")
+    if label == "retries":
+        print("   (retries: the tap's retry warnings, for injected faults and for SMS refused as "
+              "too frequent;\n   the double's stats do not count the faults it injects)")
+    print(f"   {wall:.0f} s wall, {usage.ru_utime + usage.ru_stime:.0f} CPU-s, "
+          f"{len(sampler.samples)} samples; exact: "
+          f"{'yes' if all(tally.exact(n, double.rows(n)) for n in NAMES) else 'NO'}")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rows", type=int, default=20_000, help="rows per stream (default 20 000)")
-    p.add_argument("--big-rows", type=int, default=1_000_000,
-                   help="rows per stream for the memory check (0 skips it)")
-    p.add_argument("--latency-ms", type=float, default=50.0)
+    p.add_argument("--rows", type=int, default=20_000,
+                   help="rows per stream of flash, cc, SMS and DID for figures 1 to 3 (0 skips "
+                        "them)")
+    p.add_argument("--paced-rows", type=int, default=2_000,
+                   help="rows of voice and SIP in those runs (default 2 000)")
+    p.add_argument("--span-days", type=float, default=3.0,
+                   help="days the data of figures 1 to 3 spreads over (default 3: voice and "
+                        "SIP take at least a request per 24 h, one a second or every 2 s)")
     p.add_argument("--repeat", type=int, default=3, help="CPU runs of each; the best is kept")
+    p.add_argument("--latency-ms", type=float, default=50.0, help="figure 3 (0 skips it)")
+    p.add_argument("--rate-rows", type=int, default=20_000,
+                   help="rows of voice and of SIP for figure 4 (0 skips it; ~1.5 min)")
+    p.add_argument("--long-rows", type=int, default=1_000_000,
+                   help="rows per stream of flash, cc, SMS and DID in the long run (0 skips it)")
+    p.add_argument("--long-paced-rows", type=int, default=20_000,
+                   help="rows of voice and of SIP in the long run")
+    p.add_argument("--fault-rate", type=float, default=0.1, help="faulty share, long run")
+    p.add_argument("--long-timeout", type=float, default=1.0,
+                   help="the tap's request_timeout in the long run (seconds)")
     args = p.parse_args()
-    n = args.rows
-    folder = Path(tempfile.mkdtemp(prefix="tap-nxcloud-bench-"))
-    double = Double(n)
-    config = write_config(double, folder)
-    floor_cmd = [sys.executable, str(ROOT / "scripts" / "floor.py"), str(config)]
+    with tempfile.TemporaryDirectory(prefix="tap-nxcloud-bench-") as folder:
+        benchmark(args, Path(folder))
 
-    print(f"tap-nxcloud benchmark: {n} rows per stream ({2 * n} rows), API double on "
-          f"127.0.0.1, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    tap_runs, floor_runs = [], []
-    for _ in range(args.repeat):
-        double.control(clear_log=True)
-        tap_runs.append(measure(tap_cmd(config)))
-        sent = double.requests_sent()
-        floor_runs.append(measure(floor_cmd))
-    tap, floor = min(tap_runs, key=lambda r: r["cpu"]), min(floor_runs, key=lambda r: r["cpu"])
-    ratio = tap["cpu"] / floor["cpu"]
-    print("\n1. CPU, user+sys, best of", args.repeat)
-    print(f"   tap    {tap['cpu']:7.2f} s  {2 * n / tap['cpu']:9.0f} rows/CPU-s")
-    print(f"   floor  {floor['cpu']:7.2f} s  {2 * n / floor['cpu']:9.0f} rows/CPU-s "
-          "(requests + json, one session, no SDK)")
-    print(f"   ratio tap/floor {ratio:.2f}  (goal <= 1.5)")
 
-    floor_min = math.ceil(n / 100)
-    print("\n2. Requests per stream against ceil(rows/100) =", floor_min)
-    for stream, count in sent.items():
-        print(f"   {stream:16} {count:6d}  x{count / floor_min:.3f}  (goal <= 1.1 x minimum)")
-
-    double.control(latency_ms=args.latency_ms, clear_log=True)
-    lat = measure(tap_cmd(config))
-    total = sum(double.requests_sent().values())
-    sequential = total * args.latency_ms / 1000
-    print(f"\n3. Wall time with {args.latency_ms:g} ms latency per response")
-    print(f"   tap {lat['wall']:.2f} s for {total} requests; sequential minimum "
-          f"{sequential:.2f} s; ratio {lat['wall'] / sequential:.2f}  (goal <= 0.4)")
-    double.stop()
-
-    print("\n4. Peak RSS of the tap")
-    print(f"   {n:>9} rows per stream: {tap['rss_mb']:6.1f} MB")
-    if args.big_rows:
-        big = Double(args.big_rows)
-        big_run = measure(tap_cmd(write_config(big, folder)))
-        growth = big_run["rss_mb"] / tap["rss_mb"] - 1
-        print(f"   {args.big_rows:>9} rows per stream: {big_run['rss_mb']:6.1f} MB  "
-              f"({growth:+.1%} against {n}; goal < 150 MB and <= +10%)")
-        print(f"   (that run: {big_run['cpu']:.1f} CPU-s, "
-              f"{2 * args.big_rows / big_run['cpu']:.0f} rows/CPU-s, {big_run['wall']:.1f} s wall)")
+def benchmark(args, folder: Path) -> None:
+    started = time.perf_counter()
+    print(f"tap-nxcloud benchmark: API double on 127.0.0.1 (its own process), {os.cpu_count()} "
+          f"cores, Python {sys.version.split()[0]}")
+    tap_rss = None
+    if args.rows:
+        double, tap_rss = cpu_and_requests(args, folder)
+        if args.latency_ms:
+            latency(args, double, folder)
+        double.stop()
+    big = None
+    if args.long_rows:  # built in the background while figure 4 runs (mostly waiting): minutes
+        big = Double({name: args.long_paced_rows if name in PACED else args.long_rows
+                      for name in NAMES}, 30)
+    if args.rate_rows:
+        pacing(args, folder)
+    if big is not None:
+        long_run(args, big, folder, tap_rss)
         big.stop()
+    print(f"\n(benchmark: {time.perf_counter() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -110,8 +110,9 @@ def _shut(attempt: _Attempt) -> bool:
 
 
 class Watchdog:
-    """One thread per Client (started with its first request, idle while none is in flight)
-    that stops attempts past their deadline, and every attempt once `cancel` is set."""
+    """One thread per Client (started by the first attempt, ended after IDLE seconds with none,
+    so finished streams leave no thread behind) that stops attempts past their deadline, and
+    every attempt once `cancel` is set."""
 
     POLL = 0.1  # seconds: how late a deadline or a cancel may be noticed
 
@@ -140,11 +141,15 @@ class Watchdog:
             with self._cond:  # after this the watchdog no longer touches the connection
                 self._live.discard(attempt)
 
+    IDLE = 2.0  # seconds without an attempt before the thread ends (a stream's sync is over)
+
     def _run(self) -> None:
         with self._cond:
             while True:
                 if not self._live:
-                    self._cond.wait()
+                    if not self._cond.wait(self.IDLE) and not self._live:
+                        self._thread = None  # the next attempt starts a new one
+                        return
                     continue
                 now, cancelled = time.monotonic(), self._cancel.is_set()
                 for attempt in self._live:

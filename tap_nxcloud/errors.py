@@ -15,12 +15,15 @@ class TransientError(Exception):
     """A failure worth retrying: rate limits, server errors, broken connections or bodies.
 
     `attempts` caps how often this kind of failure (named by `reason`) may occur for one request
-    (a clock-skew rejection: twice), `hint` is what the final message tells the user to check.
+    (a clock-skew rejection: twice), `hint` is what the final message tells the user to check,
+    `min_pause` the least wait before the retry (a rate refusal: the rate window).
     """
 
     def __init__(self, reason: str, *, retry_after: float | None = None,
-                 attempts: int | None = None, hint: str | None = None) -> None:
+                 attempts: int | None = None, hint: str | None = None,
+                 min_pause: float = 0.0) -> None:
         super().__init__(reason)
+        self.min_pause = min_pause
         self.reason = reason
         self.retry_after = retry_after
         self.attempts = attempts

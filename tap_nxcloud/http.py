@@ -227,8 +227,9 @@ class Client:
                 raise InterruptedError("cancelled")
             seen[failure.reason] = seen.get(failure.reason, 0) + 1
             last = attempt >= self.max_tries or seen[failure.reason] >= (failure.attempts or 1e9)
-            pause = (min(failure.retry_after, self.backoff_max) if failure.retry_after is not None
-                     else self.delay(attempt))
+            pause = max(failure.min_pause,
+                        min(failure.retry_after, self.backoff_max)
+                        if failure.retry_after is not None else self.delay(attempt))
             self.throttle.done(solo, ok=False, pause=0.0 if last else pause)
             if last:
                 hint = f"; {failure.hint}" if failure.hint else ""

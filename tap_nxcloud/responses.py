@@ -9,7 +9,7 @@ import requests
 
 from .errors import ApiError, TransientError
 from .http import json_body
-from .spec import StreamSpec
+from .spec import RATE_WINDOW, StreamSpec
 
 
 def _dig(payload: Any, path: tuple[str, ...]) -> Any:
@@ -68,7 +68,9 @@ class Reader:
         if code == env.skew_code:
             raise TransientError(f"code {code} ({message})", attempts=2, hint="check the system "
                                  "clock: NXCloud rejects a ts more than 60 s from its own")
-        if code in env.transient or any(t in text for t in env.transient_texts):
+        if code in env.too_frequent or any(t in text for t in env.too_frequent_texts):
+            raise TransientError(f"code {code} ({message})", min_pause=RATE_WINDOW)
+        if code in env.transient:
             raise TransientError(f"code {code} ({message})")
         hint = env.fatal.get(code) or next(
             (h for t, h in self.fatal_texts.items() if t in text), env.default_hint)

@@ -1,7 +1,8 @@
 """Fetching windows concurrently while handing them out strictly in order.
 
 Workers fetch up to `max_pending` windows ahead; each window's pages travel through a small bounded
-queue, so memory stays flat however large the range (at most max_pending x queue_pages pages held).
+queue, so memory stays flat however large the range (at most max_pending x queue_pages pages
+held; the stream sizes queue_pages to its page size).
 The executor is FIFO and the consumer drains the oldest window first, so the window being consumed
 always has a worker and the blocked producers behind it cannot deadlock. Until the first window is
 done only one is in flight, so the planner sizes the rest from real density rather than a guess.

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from .auth import Auth
 
+RATE_WINDOW = 1.0  # seconds: the shortest pause after a rate refusal, whatever the backoff
+
 # Per-window request parameters: (lower bound, upper bound, the window's calendar day), each
 # already encoded for the API by the stream's clock; see `stream.WindowedStream._bounds`.
 Query = Callable[["Bounds"], dict[str, Any]]
@@ -50,8 +52,9 @@ class Envelope:
     """How an API wraps its answer and its errors.
 
     `rows`/`total` are key paths into the decoded body; `fatal` maps a code to the hint of the
-    one-line error; `transient` codes are retried with backoff; `transient_texts` are fragments of
-    an error text that mean "slow down" where the code alone does not say (voice, SIP).
+    one-line error; `transient` codes are retried with backoff; `too_frequent` codes, and error
+    texts holding one of `too_frequent_texts` (voice, SIP: the code alone does not say), are rate
+    refusals: retried too, never sooner than RATE_WINDOW.
     """
 
     success: str | int
@@ -59,7 +62,8 @@ class Envelope:
     total: tuple[str, ...] | None = None
     message: tuple[str, ...] = ("msg", "message", "info")
     transient: Mapping[str | int, str] = field(default_factory=dict)
-    transient_texts: tuple[str, ...] = ()
+    too_frequent: Mapping[str | int, str] = field(default_factory=dict)
+    too_frequent_texts: tuple[str, ...] = ()
     fatal: Mapping[str | int, str] = field(default_factory=dict)
     fatal_texts: Mapping[str, str] = field(default_factory=dict)
     default_hint: str = "see the NXCloud error code table"

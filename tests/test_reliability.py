@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from tap_nxcloud.deadline import Watchdog
 from tap_nxcloud.double import Faults
 from tap_nxcloud.errors import ApiError
 from tap_nxcloud.http import Client, json_body
@@ -142,6 +143,7 @@ def test_no_growth_in_threads_or_sockets(local):
     """Rounds of requests (some cut by the watchdog) by the same four workers: the counts of
     threads and open descriptors after a round of 25 and after a round of 100 are the same."""
     client = _client(timeout=0.3)
+    client.watchdog = Watchdog("test-growth", client.cancel)
     rounds = (25, 100)
     gate = threading.Barrier(5)
 
@@ -159,7 +161,10 @@ def test_no_growth_in_threads_or_sockets(local):
     def sample() -> tuple[int, int]:
         time.sleep(0.2)  # the server's handler of a cut connection sees it go
         gc.collect()
-        return threading.active_count(), len(os.listdir("/proc/self/fd"))
+        # earlier tests' clients end their idle watchdogs meanwhile: count only this one's
+        mine = [t for t in threading.enumerate() if not t.name.startswith("nxcloud-watchdog-")
+                or t.name == "nxcloud-watchdog-test-growth"]
+        return len(mine), len(os.listdir("/proc/self/fd"))
 
     before = sample()
     workers = [threading.Thread(target=work) for _ in range(4)]
@@ -178,6 +183,20 @@ def test_no_growth_in_threads_or_sockets(local):
     # the workers, one server handler and one keep-alive socket each side per worker, a watchdog
     assert seen[0][0] - before[0] <= 4 + 4 + 1
     assert seen[0][1] - before[1] <= 4 + 4
+
+
+def test_an_idle_watchdog_thread_ends():
+    """A finished stream leaves no thread behind: its watchdog ends once idle."""
+    dog = Watchdog("test-idle", threading.Event())
+    dog.IDLE = 0.2
+    with dog.watch(5):
+        pass
+    names = lambda: {t.name for t in threading.enumerate()}  # noqa: E731
+    assert "nxcloud-watchdog-test-idle" in names()
+    time.sleep(0.5)
+    assert "nxcloud-watchdog-test-idle" not in names()
+    with dog.watch(5):  # and the next attempt starts a new one
+        assert "nxcloud-watchdog-test-idle" in names()
 
 
 # --- the tap, end to end ---------------------------------------------------------------------

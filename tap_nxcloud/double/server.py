@@ -165,6 +165,8 @@ class ApiDouble:
         with self._lock:
             counts = collections.Counter(e["stream"] for e in self.log)
             out["requests"] = {s: counts[s] for s in STREAMS}
+            faults = collections.Counter(e["stream"] for e in self.log if e.get("fault"))
+            out["faults"] = {s: faults[s] for s in STREAMS}
             out["rate_violations"] = dict(self.rate_violations)
         return out
 

@@ -9,7 +9,7 @@ SPEC = StreamSpec(
     host="https://api2.nxcloud.com", path="/otp/call/list", method="GET", encoding="query",
     auth=FLASH_KEYS, clock="wall", window="adaptive", paging=Keyset(100),
     envelope=Envelope(
-        success="0", rows=("cdrs",), transient={"3": "too many requests"},
+        success="0", rows=("cdrs",), too_frequent={"3": "too many requests"},
         fatal={"1": "check flash_call_app_key and flash_call_app_secret"},
         default_hint="check the request settings (start_date, end_date, timezone)"),
     query=lambda b: {"start": b.lo, "end": b.hi},

@@ -10,7 +10,7 @@ SPEC = StreamSpec(
     auth=KeyFields(), clock="wall", window="day", paging=Offset(999),  # "less than 1000"
     envelope=Envelope(
         success="0", rows=("info", "rows"), total=("info", "total"),
-        transient={"5": "too many requests"},
+        too_frequent={"5": "too many requests"},
         fatal={"2": "check sms_app_key and sms_app_secret",
                "1": "the request was refused (a bug in the tap: please report it)",
                "3": "the page size was refused (a bug in the tap: please report it)",

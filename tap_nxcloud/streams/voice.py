@@ -5,7 +5,7 @@ from ..spec import Envelope, Offset, StreamSpec
 
 VOICE_FORM = Envelope(  # voice and SIP: "1" is success, "0" a failure with a text
     success="1", rows=("info", "rows"), total=("info", "total"),
-    transient_texts=("frequent", "too many", "busy"),
+    too_frequent_texts=("frequent", "too many", "busy"),
     fatal_texts={"appkey": "check {key} and {secret}", "secretkey": "check {key} and {secret}",
                  "days": "the range is older than NXCloud keeps; check start_date"},
     default_hint="the request was refused (a bug in the tap: please report it)")
