@@ -93,7 +93,6 @@ class StreamSpec:
     max_window_seconds: int | None = None  # the API's longest range (24 h for voice and SIP)
     retention_days: int | None = None  # how far back the API still answers
     min_interval: float = 0.0  # seconds between two requests of the stream (vendor rate limit)
-    fixed: Mapping[str, Any] = field(default_factory=dict)  # constant request parameters
     # Sub-queries of every window (voice: voiceType 0 and 1); each variant's values are sent and
     # also added to its rows.
     variants: tuple[Mapping[str, Any], ...] = ({},)

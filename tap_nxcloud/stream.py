@@ -71,7 +71,7 @@ class WindowedStream(DirectRecords, Stream):
         spec, url = self.spec, f"{self.settings.url(self.spec)}{self.spec.path}"
         fields = spec.auth.fields(*credentials)
         auth = spec.auth.signer(*credentials)
-        constant = {**spec.fixed, **self.settings.filters(spec)}
+        constant = self.settings.filters(spec)
 
         def request(params: dict) -> requests.Request:
             params = {**params, **constant}
