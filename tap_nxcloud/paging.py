@@ -62,12 +62,14 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
     emitted, until a pass is clean (at most MAX_PASSES; rows that arrive all the while are read by
     the next run's lookback). Rows appended at the end make the total grow, harmlessly.
     """
-    emitted: set = set()
+    emitted: set[int] = set()
     for _ in range(MAX_PASSES):
         page, this_pass, shifted, last_total = 1, set(), False, None
         while True:
             rows, total = fetch(page)
-            keys = [identity(r) for r in rows]
+            # a window's keys are held as 64-bit hashes: a day of SMS can hold hundreds of
+            # thousands of (msgid, phone) pairs; a collision is ~n^2/2^65 (1e-10 at 60 000)
+            keys = [hash(identity(r)) for r in rows]
             new_here = {k for k in keys if k not in this_pass}
             if len(rows) >= size and not new_here:
                 raise ApiError(f"paging made no progress at page {page}: the API answered the "
@@ -75,7 +77,7 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
             shifted |= len(new_here) < len(keys)
             this_pass |= new_here
             fresh = [r for r, k in zip(rows, keys, strict=True) if k not in emitted]
-            emitted.update(identity(r) for r in fresh)
+            emitted.update(keys)
             if fresh:
                 yield fresh
             if total is None:
