@@ -195,16 +195,17 @@ class Client:
             try:
                 return session.send(prepared, timeout=self.timeout)
             except requests.RequestException as exc:
-                error = exc
+                # what is needed, not the exception: kept in a local, it and its traceback's
+                # frames would form a cycle that holds their pages until a full collection
+                kind, timed_out = type(exc).__name__, isinstance(exc, requests.Timeout)
         if attempt.stopped == "cancel" or self.cancel.is_set():
             raise InterruptedError("cancelled")
         # past the deadline it is a timeout, whoever noticed first (a read timeout while reading
         # the body reaches us as a ConnectionError)
-        if (attempt.stopped == "deadline" or isinstance(error, requests.Timeout)
-                or time.monotonic() >= attempt.deadline):
+        if attempt.stopped == "deadline" or timed_out or time.monotonic() >= attempt.deadline:
             raise TransientError(f"no response within {self.timeout:g} s (request_timeout)")
         # the exception text holds the URL, and the flash-call URL holds the secret
-        raise TransientError(f"connection failed ({type(error).__name__})")
+        raise TransientError(f"connection failed ({kind})")
 
     def call(self, request: requests.Request, check: Callable[[requests.Response], Any]) -> Any:
         attempt = 0
@@ -215,7 +216,10 @@ class Client:
             try:
                 result = check(self._send(request))
             except TransientError as exc:
-                failure = exc
+                # its traceback dropped: this frame holding it would make a cycle through the
+                # frames below, which hold a decoded page each (freed only by a full collection)
+                failure = exc.with_traceback(None)
+                failure.__context__ = failure.__cause__ = None
             except BaseException:
                 self.throttle.done(solo, ok=True)
                 raise
