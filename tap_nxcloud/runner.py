@@ -1,10 +1,11 @@
 """Fetching windows concurrently while handing them out strictly in order.
 
-Workers fetch up to `max_pending` windows ahead; each window's pages travel through a small bounded
-queue, so memory stays flat however large the range (at most max_pending x queue_pages pages
-held; the stream sizes queue_pages to its page size).
-The executor is FIFO and the consumer drains the oldest window first, so the window being consumed
-always has a worker and the blocked producers behind it cannot deadlock. Until the first window is
+Workers fetch up to `max_pending` windows ahead. Their pages wait in per-window queues under one
+row budget for the whole stream, so memory is bounded by the budget, not by the range, the page
+size or the rows of a window (a day of SMS can hold tens of thousands).
+The executor is FIFO and the consumer drains the oldest window (the head) first, and the head may
+always queue a page when its own queue is empty: the window being consumed always has a worker,
+and producers behind it, blocked on a spent budget, cannot deadlock it. Until the first window is
 done only one is in flight, so the planner sizes the rest from real density rather than a guess.
 
 Stopping is prompt: on `cancel` (a signal, a failed window, the end) producers stop putting, the
@@ -36,29 +37,38 @@ class _Failed:
 
 
 def iter_windows(planner: WindowPlanner, pages_of: Callable[[Window], Iterator[list[dict]]],
-                 *, workers: int, cancel: threading.Event, queue_pages: int = 4,
+                 *, workers: int, cancel: threading.Event, budget_rows: int = 4000,
                  ) -> Iterator[tuple[Window, Iterator[list[dict]]]]:
-    """Yield (window, pages) oldest first; exhaust `pages` before asking for the next."""
-    max_pending = max(1, 2 * workers)
-    pending: deque[tuple[Window, queue.Queue]] = deque()
+    """Yield (window, pages) oldest first; exhaust `pages` before asking for the next.
 
-    def put(q: queue.Queue, item: object) -> bool:
-        while not cancel.is_set():
-            try:
-                q.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
+    A producer may queue a page while fewer than `budget_rows` rows are queued in all windows,
+    or when its window is the head and the head's queue is empty.
+    """
+    max_pending = max(1, 2 * workers)
+    pending: deque[tuple[int, Window, queue.Queue]] = deque()
+    ready = threading.Condition()
+    held = [0]  # rows queued, all windows
+    head = [0]  # index of the window being consumed
+    serial = [0]
+
+    def put(index: int, q: queue.Queue, page: list[dict]) -> bool:
+        with ready:
+            while not cancel.is_set():
+                if held[0] < budget_rows or (index == head[0] and q.empty()):
+                    held[0] += len(page)
+                    q.put(page)
+                    return True
+                ready.wait(0.2)
         return False
 
-    def produce(window: Window, q: queue.Queue) -> None:
+    def produce(index: int, window: Window, q: queue.Queue) -> None:
         try:
             for page in pages_of(window):
-                if not put(q, page):
+                if not put(index, q, page):
                     return
-            put(q, _DONE)
+            q.put(_DONE)
         except BaseException as exc:  # handed to the consumer, which raises it in order
-            put(q, _Failed(exc))
+            q.put(_Failed(exc))
 
     def fill(pool: ThreadPoolExecutor) -> None:
         limit = max_pending if planner.observed else 1
@@ -66,9 +76,10 @@ def iter_windows(planner: WindowPlanner, pages_of: Callable[[Window], Iterator[l
             window = planner.next()
             if window is None:
                 return
-            q: queue.Queue = queue.Queue(maxsize=queue_pages)
-            pool.submit(produce, window, q)
-            pending.append((window, q))
+            q: queue.Queue = queue.Queue()
+            pool.submit(produce, serial[0], window, q)
+            pending.append((serial[0], window, q))
+            serial[0] += 1
 
     def drain(q: queue.Queue, counter: list[int]) -> Iterator[list[dict]]:
         while True:
@@ -85,6 +96,9 @@ def iter_windows(planner: WindowPlanner, pages_of: Callable[[Window], Iterator[l
                 return
             if isinstance(item, _Failed):
                 raise item.error
+            with ready:
+                held[0] -= len(item)
+                ready.notify_all()
             counter[0] += len(item)
             yield item
 
@@ -92,11 +106,14 @@ def iter_windows(planner: WindowPlanner, pages_of: Callable[[Window], Iterator[l
     try:
         fill(pool)
         while pending:
-            window, q = pending.popleft()
+            index, window, q = pending.popleft()
+            with ready:
+                head[0] = index
+                ready.notify_all()
             counter = [0]
             yield window, drain(q, counter)
             planner.observe(window, counter[0])
             fill(pool)
     finally:
-        cancel.set()  # wakes producers blocked on a full queue or a throttle pause
+        cancel.set()  # wakes producers waiting for the budget or a throttle pause
         pool.shutdown(wait=False, cancel_futures=True)

@@ -194,10 +194,10 @@ class WindowedStream(DirectRecords, Stream):
         return WindowPlanner(first, last, initial=initial, minimum=60, maximum=maximum,
                              target_rows=s.target_rows * max(1, size // 100))
 
-    def _queue_pages(self) -> int:
-        """Pages a window may hold ready: about 2 x window_target_rows rows, whatever the page
-        size (pages of 999 rows would otherwise hold ten times the rows of pages of 100)."""
-        return 2 * self.settings.target_rows // self.spec.paging.size + 2
+    def _budget_rows(self) -> int:
+        """Rows the stream's windows may hold ready, all together: about two windows' worth of
+        flash or cc rows, two to four pages of SMS or DID, whatever the workers or the range."""
+        return 2 * self.settings.target_rows
 
     def _commit(self, tick: int) -> None:
         state = self.get_context_state(None)
@@ -225,7 +225,7 @@ class WindowedStream(DirectRecords, Stream):
         try:
             for window, pages in iter_windows(planner, self.pages, workers=s.workers,
                                               cancel=self.cancel,
-                                              queue_pages=self._queue_pages()):
+                                              budget_rows=self._budget_rows()):
                 for page in pages:
                     rows += len(page)
                     self._mark_extracted()

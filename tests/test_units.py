@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import threading
+import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,6 +24,7 @@ from tap_nxcloud.clock import (
 from tap_nxcloud.errors import ApiError
 from tap_nxcloud.paging import keyset_pages, offset_pages
 from tap_nxcloud.rows import Shaper
+from tap_nxcloud.runner import iter_windows
 from tap_nxcloud.windows import DayPlanner, Window, WindowPlanner
 
 VECTORS = [  # shared/nxcloud-api/NOTES.md
@@ -180,6 +183,33 @@ def test_planner_grows_on_empty_windows_up_to_the_cap():
         sizes.append(w.seconds)
         planner.observe(w, 0)
     assert sizes == [60, 480, 3840, 7200]
+
+
+def test_windows_fetched_ahead_share_one_row_budget():
+    """Dense day windows (a day of SMS can hold tens of thousands of rows) read by four workers
+    for a consumer slower than they are: rows fetched and not yet consumed stay within the
+    stream's row budget plus a few pages (admitted at the edge, in workers' hands, being
+    consumed), whatever a window holds; every page comes once, in order."""
+    page, budget, workers, pages_a_day = 100, 1000, 4, 20
+    lock, out, peak = threading.Lock(), [0], [0]
+
+    def pages_of(window: Window):
+        for i in range(pages_a_day):
+            with lock:
+                out[0] += page
+                peak[0] = max(peak[0], out[0])
+            yield [{"day": window.start // 86400, "page": i}] * page
+
+    seen = []
+    for _, pages in iter_windows(DayPlanner(0, 12 * 86400), pages_of, workers=workers,
+                                 cancel=threading.Event(), budget_rows=budget):
+        for rows in pages:
+            time.sleep(0.002)
+            with lock:
+                out[0] -= len(rows)
+            seen.append((rows[0]["day"], rows[0]["page"]))
+    assert seen == [(d, i) for d in range(12) for i in range(pages_a_day)]
+    assert peak[0] <= budget + (workers + 3) * page  # unbudgeted: up to 4 days, 8 000 rows
 
 
 def test_wall_clock_round_trip_and_offsets():
