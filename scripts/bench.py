@@ -408,6 +408,13 @@ def long_run(args, double: Double, folder: Path, tap_rss: float | None) -> None:
     against = (f" against {tap_rss:.1f} MB in the {num(args.rows)}-row run "
                f"({peak / tap_rss - 1:+.0%}; goal: flat, <= +10%)" if tap_rss else "")
     print(f"   peak RSS {peak:.1f} MB{against}")
+    rss = [s[1] for s in syncing]
+    if len(rss) >= 10:  # flat over time too: the most RSS seen in each tenth of the run
+        tenths = [max(rss[i * len(rss) // 10:(i + 1) * len(rss) // 10]) for i in range(10)]
+        half = len(rss) // 2
+        print(f"   RSS over the run, the most in each tenth (MB): "
+              f"{' '.join(f'{t:.0f}' for t in tenths)}; second half against first "
+              f"{max(rss[half:]) / max(rss[:half]) - 1:+.0%}")
     print("   (max RSS, threads, sockets: the most seen in the samples while that stream was read)")
     print(f"   threads while syncing: {threads[0]} at the start, min {min(threads)}, max "
           f"{max(threads)}, {threads[-1]} at the end; sockets: {sockets[0]}, min {min(sockets)}, "
