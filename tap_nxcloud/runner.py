@@ -38,35 +38,45 @@ class _Failed:
 
 def iter_windows(planner: WindowPlanner, pages_of: Callable[[Window], Iterator[list[dict]]],
                  *, workers: int, cancel: threading.Event, budget_rows: int = 4000,
-                 ) -> Iterator[tuple[Window, Iterator[list[dict]]]]:
+                 page_rows: int = 100) -> Iterator[tuple[Window, Iterator[list[dict]]]]:
     """Yield (window, pages) oldest first; exhaust `pages` before asking for the next.
 
-    A producer may queue a page while fewer than `budget_rows` rows are queued in all windows,
-    or when its window is the head and the head's queue is empty.
+    A producer fetches its next page (`page_rows` at most) only while fewer than `budget_rows`
+    rows are queued or being fetched in all windows, or when its window is the head and fewer
+    than two of the head's pages wait: a producer that waits holds no page.
     """
     max_pending = max(1, 2 * workers)
     pending: deque[tuple[int, Window, queue.Queue]] = deque()
     ready = threading.Condition()
-    held = [0]  # rows queued, all windows
+    held = [0]  # rows queued or being fetched, all windows
     head = [0]  # index of the window being consumed
     serial = [0]
 
-    def put(index: int, q: queue.Queue, page: list[dict]) -> bool:
+    def room(index: int, q: queue.Queue) -> bool:
+        """Wait until this window may fetch a page, and reserve its rows; False: cancelled."""
         with ready:
             while not cancel.is_set():
-                if held[0] < budget_rows or (index == head[0] and q.empty()):
-                    held[0] += len(page)
-                    q.put(page)
+                if held[0] < budget_rows or (index == head[0] and q.qsize() < 2):
+                    held[0] += page_rows
                     return True
                 ready.wait(0.2)
         return False
 
     def produce(index: int, window: Window, q: queue.Queue) -> None:
+        pages = pages_of(window)
         try:
-            for page in pages_of(window):
-                if not put(index, q, page):
+            while room(index, q):
+                page = None
+                try:
+                    page = next(pages, None)
+                finally:  # the reservation becomes the page's rows (none at the end, or failed)
+                    with ready:
+                        held[0] += (len(page) if page else 0) - page_rows
+                        ready.notify_all()
+                if page is None:
+                    q.put(_DONE)
                     return
-            q.put(_DONE)
+                q.put(page)
         except BaseException as exc:  # handed to the consumer, which raises it in order
             q.put(_Failed(exc))
 

@@ -225,7 +225,8 @@ class WindowedStream(DirectRecords, Stream):
         try:
             for window, pages in iter_windows(planner, self.pages, workers=s.workers,
                                               cancel=self.cancel,
-                                              budget_rows=self._budget_rows()):
+                                              budget_rows=self._budget_rows(),
+                                              page_rows=self.spec.paging.size):
                 for page in pages:
                     rows += len(page)
                     self._mark_extracted()
