@@ -63,8 +63,9 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
     the next run's lookback). Rows appended at the end make the total grow, harmlessly.
     """
     emitted: set[int] = set()
-    for _ in range(MAX_PASSES):
-        page, this_pass, shifted, last_total = 1, set(), False, None
+    for n in range(MAX_PASSES):
+        # the first pass's keys are the emitted ones: one set, not two (a day can hold 100 000)
+        page, this_pass, shifted, last_total = 1, emitted if n == 0 else set(), False, None
         while True:
             rows, total = fetch(page)
             # a window's keys are held as 64-bit hashes: a day of SMS can hold hundreds of
@@ -75,9 +76,12 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
                 raise ApiError(f"paging made no progress at page {page}: the API answered the "
                                "same rows again")
             shifted |= len(new_here) < len(keys)
+            fresh = []
+            for row, k in zip(rows, keys, strict=True):
+                if k not in emitted:  # also a key twice in one page: once
+                    emitted.add(k)
+                    fresh.append(row)
             this_pass |= new_here
-            fresh = [r for r, k in zip(rows, keys, strict=True) if k not in emitted]
-            emitted.update(keys)
             if fresh:
                 yield fresh
             if total is None:

@@ -154,6 +154,16 @@ def test_offset_paging_gives_up_on_endless_shifting_with_a_warning():
     assert len(got) == len(set(got)) and len(warnings) == 1 and "next run" in warnings[0]
 
 
+def test_offset_paging_emits_a_row_the_api_sends_twice_in_one_page_once():
+    rows = [{"id": i} for i in range(150)]
+    rows[120] = {"id": 119}  # the API's own duplicate: a total of 150, 149 distinct rows
+    fetch, calls = _offset_api(rows, 100)
+    warnings = []
+    got = [r["id"] for p in offset_pages(fetch, 100, _ident, warnings.append) for r in p]
+    assert sorted(got) == [i for i in range(150) if i != 120]
+    assert len(warnings) == 1  # never a clean pass: read three times, then said so
+
+
 def test_offset_paging_refuses_a_server_that_ignores_page():
     rows = [{"id": i} for i in range(100)]
     with pytest.raises(ApiError, match="no progress"):
