@@ -357,11 +357,13 @@ def long_run(args, double: Double, folder: Path, tap_rss: float | None) -> None:
     faults = {"rate": args.fault_rate, "kinds": list(FAULT_KINDS), "seed": 1,
               "timeout_sleep": args.long_timeout + 1.0, "retry_after": 0.2}
     double.control(faults=faults, clear_log=True, reset_rate_limits=True)
-    config = double.config(folder, NAMES, request_timeout=args.long_timeout,
+    names = args.long_streams
+    config = double.config(folder, names, request_timeout=args.long_timeout,
                            backoff_base_seconds=0.05, backoff_max_seconds=2.0)
-    print(f"\n5. Long run, all six streams in one run: {num(args.long_rows)} rows each of flash, "
-          f"cc, SMS (in its 31 days) and DID;\n   {num(args.long_paced_rows)} each of voice and "
-          "SIP (at 1 000 000 rows their rate limits alone would take ~17 and ~35 min);\n   "
+    counts = ", ".join(f"{num(double.rows(n))} {SHORT[n]}" for n in names)
+    print(f"\n5. Long run, {len(names)} stream{'s' * (len(names) > 1)} in one run: {counts}\n   "
+          "(SMS within its 31 days; at 1 000 000 rows the rate limits of voice and SIP alone "
+          "take ~17 and ~35 min);\n   "
           f"{args.fault_rate:.0%} of requests faulty ({', '.join(FAULT_KINDS)});\n   "
           f"request_timeout {args.long_timeout:g} s (the timeout fault sleeps "
           f"{faults['timeout_sleep']:g} s), backoff 0.05 s doubling up to 2 s, Retry-After "
@@ -393,7 +395,7 @@ def long_run(args, double: Double, folder: Path, tap_rss: float | None) -> None:
     took = seconds_per_stream(log)
     print(f"   {'stream':16} {'rows':>9} {'exact':>5} {'requests':>8} {'minimum':>7} "
           f"{label:>7} {'seconds':>7}  max RSS MB  threads  sockets")
-    for name in dict.fromkeys([*tally.order, *NAMES]):  # in the order the tap read them
+    for name in dict.fromkeys([*tally.order, *names]):  # in the order the tap read them
         seen = per_stream.get(name, [(0, 0, 0)])
         print(f"   {name:16} {tally.records[name]:9d} "
               f"{'yes' if tally.exact(name, double.rows(name)) else 'NO':>5} "
@@ -424,7 +426,7 @@ def long_run(args, double: Double, folder: Path, tap_rss: float | None) -> None:
               "too frequent;\n   the double's stats do not count the faults it injects)")
     print(f"   {wall:.0f} s wall, {usage.ru_utime + usage.ru_stime:.0f} CPU-s, "
           f"{len(sampler.samples)} samples; exact: "
-          f"{'yes' if all(tally.exact(n, double.rows(n)) for n in NAMES) else 'NO'}")
+          f"{'yes' if all(tally.exact(n, double.rows(n)) for n in names) else 'NO'}")
 
 
 def main() -> None:
@@ -445,10 +447,17 @@ def main() -> None:
                    help="rows per stream of flash, cc, SMS and DID in the long run (0 skips it)")
     p.add_argument("--long-paced-rows", type=int, default=20_000,
                    help="rows of voice and of SIP in the long run")
+    p.add_argument("--long-streams", type=lambda v: tuple(v.split(",")), default=NAMES,
+                   help="comma-separated streams of the long run (default: all six), e.g. "
+                        "voice_cdrs,sip_cdrs with --long-paced-rows 1000000 (~1 hour)")
     p.add_argument("--fault-rate", type=float, default=0.1, help="faulty share, long run")
     p.add_argument("--long-timeout", type=float, default=1.0,
                    help="the tap's request_timeout in the long run (seconds)")
     args = p.parse_args()
+    unknown = set(args.long_streams) - set(NAMES)
+    if unknown:
+        p.error(f"--long-streams: no stream {', '.join(sorted(unknown))}; streams: "
+                f"{', '.join(NAMES)}")
     with tempfile.TemporaryDirectory(prefix="tap-nxcloud-bench-") as folder:
         benchmark(args, Path(folder))
 
@@ -466,7 +475,7 @@ def benchmark(args, folder: Path) -> None:
     big = None
     if args.long_rows:  # built in the background while figure 4 runs (mostly waiting): minutes
         big = Double({name: args.long_paced_rows if name in PACED else args.long_rows
-                      for name in NAMES}, 30)
+                      for name in args.long_streams}, 30)
     if args.rate_rows:
         pacing(args, folder)
     if big is not None:
