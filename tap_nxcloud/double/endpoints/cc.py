@@ -4,9 +4,6 @@ total, rows in an order that is not time order (shared NOTES.md)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-
 from . import signed
 from .base import Endpoint, Reply, Request, legacy_json, ordered
 
@@ -22,9 +19,7 @@ class ContactCenter(Endpoint):
     path = "/saas/cc/openapi/cdr/page"
 
     def params(self, req: Request) -> dict:
-        with contextlib.suppress(ValueError, AttributeError):
-            return {k: v for k, v in json.loads(req.body).items() if k != "name"}
-        return {}
+        return {k: v for k, v in (signed.json_object(req.body) or {}).items() if k != "name"}
 
     def answer(self, double, req: Request) -> Reply:
         c = double.credentials
@@ -32,11 +27,8 @@ class ContactCenter(Endpoint):
                                  secret=c.cc_access_secret, biz_type=BIZ_TYPE, action=ACTION)
         if refused:
             return legacy_json({"code": refused[0], "msg": refused[1]})
-        try:
-            p = json.loads(req.body)
-        except ValueError:
-            p = None
-        if not isinstance(p, dict):
+        p = signed.json_object(req.body)
+        if p is None:
             return legacy_json({"code": 1002, "msg": "Invalid body"})
         for name, label in (("startTime", "Start"), ("endTime", "End")):
             if p.get(name) is None:

@@ -10,7 +10,6 @@ rows in a stable order that is not time order.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 
@@ -45,11 +44,7 @@ class Did(Endpoint):
     path = "/api/did/cdr"
 
     def params(self, req: Request) -> dict:
-        with contextlib.suppress(ValueError):
-            body = json.loads(req.body)
-            if isinstance(body, dict):
-                return body
-        return {}
+        return signed.json_object(req.body) or {}
 
     def answer(self, double, req: Request) -> Reply:
         c = double.credentials

@@ -5,6 +5,7 @@ signer, so a mistake in one cannot hide in the other."""
 from __future__ import annotations
 
 import hashlib
+import json
 
 HEADERS = ("accessKey", "ts", "bizType", "action", "sign")
 MAX_SKEW_MS = 60_000
@@ -37,3 +38,12 @@ def refusal(double, headers, body: bytes, *, access_key: str, secret: str, biz_t
     if headers["sign"] != signature(access_key, secret, ts, body, biz_type, action):
         return 1003, "Invalid signature"
     return None
+
+
+def json_object(body: bytes | None) -> dict | None:
+    """The request body as a JSON object; None when it is not one (the caller answers 1002)."""
+    try:
+        value = json.loads(body or b"")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
