@@ -24,7 +24,7 @@ def one_malloc_arena() -> None:
 
     glibc gives each thread an arena of its own, and each keeps the memory freed into it. Pages
     are decoded in the window workers and freed by the main thread, so four workers kept about
-    13 MB more (a million SMS rows: 79 MB peak against 67 MB with one arena, same wall time).
+    13 MB more (a million SMS rows: 79 MB peak against 66 MB with one arena, same wall time).
     The GIL already serialises nearly every allocation, so one arena costs no speed. No-op where
     the C library is not glibc (musl ignores it; macOS has no mallopt).
     """
