@@ -41,7 +41,6 @@ BIN = Path(sys.executable).parent
 ZONE = "Asia/Shanghai"
 NAMES = tuple(spec.name for spec in STREAMS)
 PACED = tuple(spec.name for spec in STREAMS if spec.min_interval)  # voice, SIP
-UNPACED = tuple(name for name in NAMES if name not in PACED)
 SHORT = {"flash_call_cdrs": "flash", "cc_cdrs": "cc", "sms_cdrs": "sms", "voice_cdrs": "voice",
          "sip_cdrs": "sip", "did_cdrs": "did"}  # the double's --<short>-rows options
 FAULT_KINDS = ("429", "500", "502", "503", "reset", "timeout", "truncated", "html", "busy")
@@ -337,18 +336,6 @@ class Sampler(threading.Thread):
             self.sample()
 
 
-def faults_per_stream(stats: dict, log: str) -> tuple[str, dict[str, int]]:
-    """Injected faults per stream from the double's stats when it reports them, else the
-    tap's retry warnings (which also count genuine refusals, e.g. SMS code 5)."""
-    faults = stats.get("faults")
-    if isinstance(faults, dict) and all(k in NAMES for k in faults):
-        return "faults", {name: sum(v.values()) if isinstance(v, dict) else v
-                          for name, v in faults.items()}
-    retries = collections.Counter(m.group(1) for m in re.finditer(
-        r"\| (\w+): [^\n]*; retry \d+ of", log))
-    return "retries", dict(retries)
-
-
 def long_run(args, double: Double, folder: Path, tap_rss: float | None) -> None:
     waited = time.perf_counter()
     double.ready()
@@ -388,13 +375,13 @@ def long_run(args, double: Double, folder: Path, tap_rss: float | None) -> None:
     if status != 0:
         print(f"   the tap FAILED (status {status}):\n{log[-3000:]}")
     stats = double.stats()
-    label, counted = faults_per_stream(stats, log)
+    counted = stats["faults"]  # injected by the double, per stream
     per_stream = collections.defaultdict(list)
     for name, rss, threads, sockets in sampler.samples:
         per_stream[name].append((rss, threads, sockets))
     took = seconds_per_stream(log)
     print(f"   {'stream':16} {'rows':>9} {'exact':>5} {'requests':>8} {'minimum':>7} "
-          f"{label:>7} {'seconds':>7}  max RSS MB  threads  sockets")
+          f"{'faults':>7} {'seconds':>7}  max RSS MB  threads  sockets")
     for name in dict.fromkeys([*tally.order, *names]):  # in the order the tap read them
         seen = per_stream.get(name, [(0, 0, 0)])
         print(f"   {name:16} {tally.records[name]:9d} "
@@ -421,9 +408,6 @@ def long_run(args, double: Double, folder: Path, tap_rss: float | None) -> None:
     print(f"   threads while syncing: {threads[0]} at the start, min {min(threads)}, max "
           f"{max(threads)}, {threads[-1]} at the end; sockets: {sockets[0]}, min {min(sockets)}, "
           f"max {max(sockets)}, {sockets[-1]}")
-    if label == "retries":
-        print("   (retries: the tap's retry warnings, for injected faults and for SMS refused as "
-              "too frequent;\n   the double's stats do not count the faults it injects)")
     print(f"   {wall:.0f} s wall, {usage.ru_utime + usage.ru_stime:.0f} CPU-s, "
           f"{len(sampler.samples)} samples; exact: "
           f"{'yes' if all(tally.exact(n, double.rows(n)) for n in names) else 'NO'}")

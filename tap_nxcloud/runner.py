@@ -4,9 +4,10 @@ Workers fetch up to `max_pending` windows ahead. Their pages wait in per-window 
 row budget for the whole stream, so memory is bounded by the budget, not by the range, the page
 size or the rows of a window (a day of SMS can hold tens of thousands).
 The executor is FIFO and the consumer drains the oldest window (the head) first, and the head may
-always queue a page when its own queue is empty: the window being consumed always has a worker,
-and producers behind it, blocked on a spent budget, cannot deadlock it. Until the first window is
-done only one is in flight, so the planner sizes the rest from real density rather than a guess.
+always fetch while fewer than two of its pages wait: the window being consumed always has a
+worker, and producers behind it, waiting on a spent budget, cannot deadlock it. Until the first
+window is done only one is in flight, so the planner sizes the rest from real density rather than
+a guess.
 
 Stopping is prompt: on `cancel` (a signal, a failed window, the end) producers stop putting, the
 Client aborts their requests in flight and wakes their pauses, and the pool's threads end within
