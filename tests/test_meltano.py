@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import json
 import os
 import shutil
 import socket
@@ -15,10 +16,9 @@ import pytest
 import yaml
 
 from tap_nxcloud.double.data import cc_rows, flash_rows
-from tap_nxcloud.settings import SCHEMA
 from tap_nxcloud.streams import STREAMS
 
-from .conftest import BIN, START_MS, START_WALL, expected_flash
+from .conftest import BIN, START_MS, START_WALL, TAP, expected_flash
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = str(BIN / "meltano")
@@ -29,17 +29,43 @@ def _plugins(kind: str) -> dict:
     return {p["name"]: p for p in project["plugins"][kind]}
 
 
+def _meltano_kind(spec: dict) -> str:
+    """The kind a setting needs in Meltano 4.4: a number is an integer (Meltano fails on any
+    `decimal` value from the environment); a string enum is `options`, a numeric enum stays a
+    number (Meltano rejects every environment or `config set` value of integer options)."""
+    types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    first = next(t for t in types if t != "null")
+    if "enum" in spec and first == "string":
+        return "options"
+    return {"number": "integer"}.get(first, first)
+
+
 def test_meltano_yml_declares_every_setting_like_the_tap():
+    """Every setting `tap-nxcloud --about` lists, the SDK's built-in ones (stream maps,
+    flattening, faker) included, is declared with its kind, default and sensitivity: an
+    undeclared one is silently dropped from TAP_NXCLOUD_<NAME> and stored as text by
+    `meltano config set`."""
+    about = json.loads(subprocess.run([TAP, "--about", "--format=json"], capture_output=True,
+                                      text=True, check=True).stdout)
+    schema = about["settings"]["properties"]
+    assert {"stream_maps", "stream_map_config", "flattening_enabled",
+            "flattening_max_depth"} <= set(schema)
     tap = _plugins("extractors")["tap-nxcloud"]
     settings = {s["name"]: s for s in tap["settings"]}
-    assert list(settings) == list(SCHEMA["properties"])
-    for name, spec in SCHEMA["properties"].items():
-        assert settings[name].get("sensitive", False) == bool(spec.get("secret")), name
-        assert settings[name]["kind"] != "password", name
-        assert settings[name].get("value") == spec.get("default"), name
-    assert {"state", "catalog", "discover", "about", "stream-maps"} <= set(tap["capabilities"])
+    assert list(settings) == list(schema), "run python scripts/meltano_settings.py"
+    for name, spec in schema.items():
+        declared = settings[name]
+        assert declared["kind"] == _meltano_kind(spec), name
+        assert declared.get("sensitive", False) == bool(spec.get("secret")), name
+        assert declared.get("value") == spec.get("default"), name
+        assert declared.get("description", "") == spec.get("description", ""), name
+        if declared["kind"] == "options":
+            assert [o["value"] for o in declared["options"]] == spec["enum"], name
+    assert settings["flattening_enabled"]["kind"] == "boolean"
+    assert settings["stream_maps"]["kind"] == "object"
+    assert set(tap["capabilities"]) == set(about["capabilities"])
     assert tap["settings_group_validation"] == [
-        ["start_date", *spec.credentials] for spec in STREAMS]
+        [*about["settings"]["required"], *spec.credentials] for spec in STREAMS]
     assert _plugins("loaders")["target-postgres"]["env"] == {"PGTZ": "UTC"}
 
 

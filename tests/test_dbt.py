@@ -1,0 +1,464 @@
+"""The dbt project in transform/: the API double's six streams loaded by Meltano, then `dbt build`.
+
+Meltano runs in a private system directory (as in test_meltano.py) and writes DuckDB files, dbt's
+target/ and logs/ under a temporary directory: the repository's output/ and transform/ are not
+touched. Counts of daily_usage are checked against counts computed here, in Python, from the raw
+tables the loader wrote.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import os
+import re
+import subprocess
+from collections import Counter
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+from .conftest import BIN
+from .test_meltano import postgres  # noqa: F401 (the throwaway PostgreSQL cluster fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSFORM = ROOT / "transform"
+MELTANO = str(BIN / "meltano")
+ZONE = "Asia/Shanghai"
+# stream: (channel, key fields, start field), field names as in schemas/*.json
+STREAMS = {
+    "flash_call_cdrs": ("flash_call", ("id",), "gmtCreate"),
+    "cc_cdrs": ("contact_center", ("callId",), "startTime"),
+    "sms_cdrs": ("sms", ("msgid", "phone"), "date"),
+    "voice_cdrs": ("voice", ("voiceType", "id"), "start_time"),
+    "sip_cdrs": ("sip", ("id",), "start_time"),
+    "did_cdrs": ("did", ("id",), "startTime"),
+}
+ROWS = {"flash": 240, "cc": 240, "sms": 240, "voice": 60, "sip": 60, "did": 160}
+OWN_SETTINGS = ("TAP_NXCLOUD", "TARGET_", "MELTANO_", "DBT_")
+
+
+def _check_docs():
+    spec = importlib.util.spec_from_file_location("check_docs", TRANSFORM / "check_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- fixtures -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sysdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("meltano-dbt")
+
+
+@pytest.fixture(scope="module")
+def meltano_env(sysdir) -> dict:
+    """A private Meltano system dir with the tap, target-duckdb and dbt-duckdb installed
+    (bytecode compiled, as the demo does: dbt starts in ~2 s instead of ~15 s without it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_SETTINGS)}
+    env.update({"MELTANO_SYS_DIR_ROOT": str(sysdir / ".meltano"),
+                "MELTANO_DATABASE_URI": f"sqlite:///{sysdir}/meltano.db",
+                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "UV_COMPILE_BYTECODE": "1",
+                "DBT_USE_COLORS": "false",
+                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
+    meltano(env, "install", "tap-nxcloud", "target-duckdb", "dbt-duckdb")
+    return env
+
+
+@pytest.fixture(scope="module")
+def double(sysdir):
+    """The API double as the demo starts it: all six streams, two days up to today's midnight
+    (Asia/Shanghai), every row inside what NXCloud keeps."""
+    proc = subprocess.Popen(
+        [str(BIN / "nxcloud-double"), "--port", "0", "--span-days", "2", "--seed", "7",
+         *[arg for name, n in ROWS.items() for arg in (f"--{name}-rows", str(n))]],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        yield info
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def meltano(env: dict, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run([MELTANO, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False, timeout=timeout)
+    assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stderr[-6000:]}"
+    return done
+
+
+def _tap_env(config: dict, prefix: str = "TAP_NXCLOUD_", only: tuple[str, ...] = ()) -> dict:
+    """Settings of a tap config as Meltano variables; `only`: the products to keep keys of."""
+    out = {}
+    for name, value in config.items():
+        product = name.split("_")[0]
+        if only and name.endswith(("_key", "_secret")) and product not in only:
+            continue
+        out[f"{prefix}{name.upper()}"] = str(value)
+    return out
+
+
+def _run_env(meltano_env: dict, double: dict, work: Path, **extra: str) -> dict:
+    """A run's variables: the double's tap config, and its own state database, DuckDB file and
+    dbt target/ and logs/ under `work`."""
+    return {**meltano_env, **_tap_env(double["config"]),
+            "MELTANO_DATABASE_URI": f"sqlite:///{work}/meltano.db",
+            "TARGET_DUCKDB_PATH": str(work / "nxcloud.duckdb"),
+            "DBT_TARGET_PATH": str(work / "dbt-target"), "DBT_LOG_PATH": str(work / "dbt-logs"),
+            **extra}
+
+
+# --- reading DuckDB through the dbt-duckdb plugin's Python (the suite's has no duckdb) ------
+
+QUERY = """
+import datetime, decimal, json, sys
+import duckdb
+con = duckdb.connect()
+# attached under another name: in a file nxcloud.duckdb, "nxcloud.x" would be ambiguous
+con.execute("attach '" + sys.argv[1].replace("'", "''") + "' as warehouse")
+con.execute("use warehouse")
+out = []
+for sql in json.loads(sys.stdin.read()):
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description] if cur.description else []
+    out.append([dict(zip(names, row)) for row in cur.fetchall()] if names else [])
+def text(value):
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+print(json.dumps(out, default=text))
+"""
+
+
+def duck(sysdir: Path, path: Path, *sql: str) -> list[list[dict]]:
+    python = sysdir / ".meltano" / "transformers" / "dbt-duckdb" / "venv" / "bin" / "python"
+    done = subprocess.run([str(python), "-c", QUERY, str(path)], input=json.dumps(sql),
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def duck_tables(sysdir: Path, path: Path, schema: str) -> dict[str, list[str]]:
+    rows = duck(sysdir, path, "select table_name, column_name from information_schema.columns "
+                f"where table_schema = '{schema}' order by table_name, ordinal_position")[0]
+    tables: dict[str, list[str]] = {}
+    for row in rows:
+        tables.setdefault(row["table_name"], []).append(row["column_name"])
+    return tables
+
+
+# --- what the counts must be, computed from the raw tables ---------------------------------
+
+def _instant(value: str) -> dt.datetime:
+    """A raw timestamp (naive, holding UTC) as aware UTC."""
+    return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+
+
+def expected_counts(raw: dict[str, list[dict]]) -> Counter:
+    """{(account, channel, day_zone, day): rows} from raw rows {stream: [{account, key, start}]},
+    one row per key (the latest version of a key is still one row)."""
+    counts: Counter = Counter()
+    for stream, rows in raw.items():
+        channel = STREAMS[stream][0]
+        starts = {(r["account"], r["key"]): r["start"] for r in rows}
+        for (account, _), start in starts.items():
+            instant = _instant(start)
+            counts[account, channel, "UTC", instant.date().isoformat()] += 1
+            local = instant.astimezone(ZoneInfo(ZONE)).date().isoformat()
+            counts[account, channel, ZONE, local] += 1
+    return counts
+
+
+def _raw_column(columns: list[str], *fields: str, snake_case: bool = True) -> str:
+    """The quoted raw column of the first of `fields` (schema names): lower-cased by
+    target-duckdb 0.8.0; as sent or snake_case by another loader version."""
+    present = {c.lower(): c for c in columns}
+    for field in fields:
+        snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", field).lower()
+        for spelling in (field.lower(), snake) if snake_case else (field.lower(),):
+            if spelling in present:
+                return f'"{present[spelling]}"'
+    raise AssertionError(f"none of {fields} in {columns}")
+
+
+def duck_raw(sysdir: Path, path: Path) -> dict[str, list[dict]]:
+    """Account (or 'default'), key and start time of every raw row."""
+    tables = duck_tables(sysdir, path, "nxcloud")
+    queries, streams = [], []
+    for stream, (_, fields, start) in STREAMS.items():
+        if stream not in tables:
+            continue
+        columns = tables[stream]
+        # (voiceType's snake_case is the vendor's voice_type: the tap renames it)
+        key = [_raw_column(columns, "request_voice_type", "voiceType", snake_case=False)
+               if f == "voiceType" else _raw_column(columns, f) for f in fields]
+        account = ("coalesce(account, 'default')" if "account" in columns else "'default'")
+        parts = " || '|' || ".join(f"cast({k} as varchar)" for k in key)
+        queries.append(f"select {account} as account, {parts} as key, cast("
+                       f"{_raw_column(columns, start)} as varchar) as start from nxcloud.{stream}")
+        streams.append(stream)
+    return dict(zip(streams, duck(sysdir, path, *queries), strict=True))
+
+
+def usage_counts(rows: list[dict]) -> Counter:
+    return Counter({(r["account"], r["channel"], r["day_zone"], str(r["day"])):
+                    int(r["communication_count"]) for r in rows
+                    if int(r["communication_count"])})
+
+
+# --- checks of a finished dbt run ----------------------------------------------------------
+
+def assert_dbt_passed(target: Path) -> dict:
+    """Every model built and every test passed in dbt's last run; returns the manifest."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    manifest = json.loads((target / "manifest.json").read_text())
+    failed = [(r["unique_id"], r["status"], r.get("message")) for r in results
+              if r["status"] not in ("success", "pass")]
+    assert not failed, failed
+    ran = {r["unique_id"] for r in results}
+    models = {k for k, n in manifest["nodes"].items()
+              if n["resource_type"] == "model" and n["package_name"] == "nxcloud"}
+    tests = {k for k, n in manifest["nodes"].items() if n["resource_type"] == "test"}
+    assert models and models <= ran, models - ran
+    assert tests and tests <= ran, tests - ran
+    assert len(models) == 9, sorted(models)
+    # every model has tests: unique and not-null keys at least
+    tested = {d for k in tests for d in manifest["nodes"][k]["depends_on"]["nodes"]}
+    assert models <= tested, models - tested
+    assert "test.nxcloud.assert_daily_usage_counts_match_staging" in tests
+    return manifest
+
+
+def assert_columns_documented(manifest: dict, built: dict[str, list[str]]) -> None:
+    """The columns of every built model are exactly those its schema.yml documents, and the
+    docs agree with the data dictionary (transform/check_docs.py)."""
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["package_name"] != "nxcloud":
+            continue
+        documented = list(node["columns"])
+        assert sorted(built[node["name"]]) == sorted(documented), node["name"]
+    check_docs = _check_docs()
+    assert check_docs.check_manifest(manifest, check_docs.dictionary()) == []
+
+
+# --- tests ------------------------------------------------------------------------------------
+
+def test_meltano_yml_wires_the_dbt_project():
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    transformers = {p["name"]: p for p in project["plugins"]["transformers"]}
+    assert set(transformers) >= {"dbt-duckdb", "dbt-postgres"}
+    for name, adapter in (("dbt-duckdb", "dbt-duckdb==1.11.1"),
+                          ("dbt-postgres", "dbt-postgres==1.11.0")):
+        plugin = transformers[name]
+        assert "dbt-core==1.11.16" in plugin["pip_url"].split()
+        assert adapter in plugin["pip_url"].split()
+        assert plugin["commands"]["build"]["args"] == "build"
+        settings = {s["name"]: s for s in plugin["settings"]}
+        assert settings["project_dir"]["value"] == "$MELTANO_PROJECT_ROOT/transform"
+        profiles = TRANSFORM / settings["profiles_dir"]["value"].split("/transform/")[1]
+        assert (profiles / "profiles.yml").is_file()
+    # one duckdb for the loader and the models
+    loaders = {p["name"]: p for p in project["plugins"]["loaders"]}
+    assert "duckdb==1.2.2" in loaders["target-duckdb"]["pip_url"].split()
+    assert "duckdb==1.2.2" in transformers["dbt-duckdb"]["pip_url"].split()
+    jobs = {j["name"]: j["tasks"] for j in project["jobs"]}
+    assert jobs["nxcloud-to-duckdb-transformed"] == ["tap-nxcloud target-duckdb dbt-duckdb:build"]
+
+
+def test_docs_blocks_are_generated_from_the_data_dictionary():
+    check_docs = _check_docs()
+    assert check_docs.main(["--check"]) == 0
+    voice = check_docs.dictionary()["voice_cdrs"]["columns"]
+    # the staging model documents request_voice_type before and after the tap renames voiceType
+    assert voice["request_voice_type"] == voice["voiceType"]
+
+
+def test_job_lists_and_dry_runs(meltano_env):
+    listed = json.loads(meltano(meltano_env, "job", "list", "--format=json").stdout)
+    jobs = {j["job_name"]: j["tasks"] for j in listed["jobs"]}
+    assert jobs["nxcloud-to-duckdb-transformed"] == ["tap-nxcloud target-duckdb dbt-duckdb:build"]
+    done = meltano(meltano_env, "run", "--dry-run", "nxcloud-to-duckdb-transformed")
+    assert "Dry run, but would have run block 2/2" in done.stderr
+
+
+def test_transformed_job_into_duckdb_twice(meltano_env, double, sysdir, tmp_path):
+    """The user's path: `meltano run nxcloud-to-duckdb-transformed` (tap, target-duckdb, dbt
+    build), twice: the second run reads its lookback again and every model keeps one row a key."""
+    env = _run_env(meltano_env, double, tmp_path)
+    db, target = tmp_path / "nxcloud.duckdb", tmp_path / "dbt-target"
+    counts = {}
+    for run in (1, 2):
+        done = meltano(env, "run", "nxcloud-to-duckdb-transformed")
+        assert "dbt-duckdb" in done.stderr and "Completed successfully" in done.stderr
+        manifest = assert_dbt_passed(target)
+        raw = duck_raw(sysdir, db)
+        # everything the double holds landed (upserted: once per key)
+        landed = {stream: len({r["key"] for r in rows}) for stream, rows in raw.items()}
+        assert landed == {"flash_call_cdrs": ROWS["flash"], "cc_cdrs": ROWS["cc"],
+                          "sms_cdrs": ROWS["sms"], "voice_cdrs": 2 * ROWS["voice"],
+                          "sip_cdrs": ROWS["sip"], "did_cdrs": ROWS["did"]}, run
+        usage, comms = duck(
+            sysdir, db, "select * from analytics.daily_usage",
+            "select channel, count(*) as n, count(distinct record_key) as keys "
+            "from analytics.communications group by channel")
+        assert usage_counts(usage) == expected_counts(raw)
+        assert {r["channel"]: (r["n"], r["keys"]) for r in comms} == {
+            STREAMS[s][0]: (n, n) for s, n in landed.items()}
+        counts[run] = usage_counts(usage)
+        built = {**duck_tables(sysdir, db, "analytics"),
+                 **duck_tables(sysdir, db, "analytics_staging")}
+        assert_columns_documented(manifest, built)
+    assert counts[1] == counts[2]
+    # both zones, and the platform's days are Asia/Shanghai days of the instants
+    assert {k[2] for k in counts[1]} == {"UTC", ZONE}
+    for stream in STREAMS:
+        staged = duck(sysdir, db, "select count(*) as n, count(distinct record_key) as keys, "
+                      "count(distinct account) as accounts, min(account) as account "
+                      f"from analytics_staging.stg_nxcloud__{stream}")[0][0]
+        assert staged["n"] == staged["keys"] == landed[stream], stream
+        assert (staged["accounts"], staged["account"]) == (1, "default"), stream
+    # a few values, converted as the data dictionary says
+    flash = duck(sysdir, db, "select r.gmtcreate, s.created_at, s.started_at, r.price, s.cost "
+                 "from nxcloud.flash_call_cdrs r join "
+                 "analytics_staging.stg_nxcloud__flash_call_cdrs s on s.flash_call_id = r.id "
+                 "order by r.id limit 1")[0][0]
+    assert flash["gmtcreate"] == flash["created_at"] == flash["started_at"]
+    assert float(flash["price"]) == float(flash["cost"])
+    did = duck(sysdir, db, "select distinct currency from analytics_staging.stg_nxcloud__did_cdrs"
+               )[0]
+    assert did == [{"currency": "CNY"}]
+    printed = subprocess.run(
+        [str(sysdir / ".meltano/transformers/dbt-duckdb/venv/bin/python"),
+         str(TRANSFORM / "show_daily_usage.py"), str(db), "--day",
+         max(k[3] for k in counts[1] if k[2] == ZONE)], capture_output=True, text=True,
+        check=True)
+    assert "sms" in printed.stdout and "contact_center" in printed.stdout, printed.stdout
+
+
+def test_two_accounts_late_rows_and_renamed_voice_key(meltano_env, double, sysdir, tmp_path):
+    """Two accounts in the same tables (same ids: the same double), streams an account does not
+    have, rows appended twice (a file loader), the voice key under its coming name
+    request_voice_type, and the SMS app's daily statements: staging keeps the latest version of
+    each key per account and daily_usage still matches the raw tables."""
+    only = ("flash", "cc", "sms", "voice", "did")  # no SIP: its table never exists
+    base = _run_env(meltano_env, double, tmp_path)
+    env = {**{k: v for k, v in base.items() if not k.startswith("TAP_NXCLOUD_")},
+           **_tap_env(double["config"], only=only), "TAP_NXCLOUD_ACCOUNT": "main",
+           # acme: only SMS and DID, through the child's own variables
+           **_tap_env({k: v for k, v in double["config"].items()
+                       if k.startswith(("sms_", "did_"))}, prefix="TAP_NXCLOUD__ACME_")}
+    db, target = tmp_path / "nxcloud.duckdb", tmp_path / "dbt-target"
+    first_day = dt.datetime.fromisoformat(double["windows"]["sms_cdrs"][0])
+    first_midnight = first_day.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    meltano(env, "run", "tap-nxcloud", "target-duckdb", "tap-nxcloud--acme", "target-duckdb")
+    tables = duck_tables(sysdir, db, "nxcloud")
+    assert "sip_cdrs" not in tables and "account" in tables["sms_cdrs"]
+    # A file loader appends: a second, later version of some rows (delivery report arrived,
+    # status changed); the tap renames voiceType; the SMS statements arrive as a table.
+    # (target-duckdb's tables have primary keys: rebuilt without, as an appending loader's)
+    duck(sysdir, db,
+         *_rebuilt("sms_cdrs", "select * replace ('DELIVRD' as dr, 'later' as body, "
+                   "date + interval 5 minute as dr_time) from nxcloud.sms_cdrs "
+                   "where account = 'acme' and dr is null"),
+         *_rebuilt("flash_call_cdrs", "select * replace (99 as callstatus, gmtcreate + "
+                   "interval 1 hour as gmtmodified) from nxcloud.flash_call_cdrs "
+                   "where id % 10 = 0"),
+         *_rebuilt("voice_cdrs"),
+         "alter table nxcloud.voice_cdrs rename column voicetype to request_voice_type",
+         # `date` as the tap would land a date-time: the platform's midnight as a UTC instant
+         "create table nxcloud.sms_daily_reports as select * from (values "
+         f"('main', timestamp '2000-01-01 16:00:00', 1.5, 10, 9, 11), "
+         f"('main', timestamp '{first_midnight}', 12.5, 100, 90, 110), "
+         f"('acme', timestamp '{first_midnight}', 12.5, 100, 90, 110)) "
+         "as t(account, date, total_fee, submit_size, success_size, price_size)")
+    late = duck(sysdir, db, "select count(*) as n from nxcloud.sms_cdrs where body = 'later'"
+                )[0][0]["n"]
+    assert late > 0
+    meltano(env, "run", "dbt-duckdb:build")
+    manifest = assert_dbt_passed(target)
+    raw = duck_raw(sysdir, db)
+    usage, sms, flash, sip, voice, reports = duck(
+        sysdir, db, "select * from analytics.daily_usage",
+        "select account, count(*) as n, count(distinct record_key) as keys, "
+        "count(*) filter (where body = 'later') as later, "
+        "count(*) filter (where status = 'pending') as pending "
+        "from analytics_staging.stg_nxcloud__sms_cdrs group by account order by account",
+        "select count(*) as n, count(*) filter (where call_status = 99) as changed, "
+        "count(*) filter (where flash_call_id % 10 = 0) as tenth "
+        "from analytics_staging.stg_nxcloud__flash_call_cdrs",
+        "select count(*) as n from analytics_staging.stg_nxcloud__sip_cdrs",
+        "select request_voice_type, count(*) as n from analytics_staging.stg_nxcloud__voice_cdrs"
+        " group by 1 order by 1",
+        "select account, day, vendor_submitted_count, vendor_succeeded_count, "
+        "vendor_billed_units, vendor_cost, communication_count from analytics.daily_usage "
+        "where vendor_submitted_count is not null order by account, day")
+    (flash,), (sip,) = flash, sip
+    assert usage_counts(usage) == expected_counts(raw)
+    assert {k[0] for k in usage_counts(usage)} == {"main", "acme"}
+    assert {(k[0], k[1]) for k in usage_counts(usage) if k[0] == "acme"} == {
+        ("acme", "sms"), ("acme", "did")}
+    # one row per key and account; the later version won
+    assert [(r["account"], r["n"] == r["keys"] == ROWS["sms"]) for r in sms] == [
+        ("acme", True), ("main", True)]
+    acme, main = sms
+    assert acme["later"] == late and acme["pending"] == 0 and main["pending"] > 0
+    assert flash["n"] == ROWS["flash"] and flash["changed"] == flash["tenth"] > 0
+    assert sip["n"] == 0
+    assert [(r["request_voice_type"], r["n"]) for r in voice] == [(0, ROWS["voice"]),
+                                                                  (1, ROWS["voice"])]
+    # the statements sit beside the platform-zone SMS days (and a day with no messages)
+    assert [(r["account"], r["vendor_submitted_count"], r["vendor_cost"]) for r in reports] == [
+        ("acme", 100, "12.500000"), ("main", 10, "1.500000"), ("main", 100, "12.500000")]
+    assert [r["day"] for r in reports] == [first_day.date().isoformat(), "2000-01-02",
+                                           first_day.date().isoformat()]
+    assert reports[1]["communication_count"] == 0 and reports[0]["communication_count"] > 0
+    built = {**duck_tables(sysdir, db, "analytics"),
+             **duck_tables(sysdir, db, "analytics_staging")}
+    assert_columns_documented(manifest, built)
+
+
+def _rebuilt(table: str, appended: str = "") -> list[str]:
+    """SQL that rebuilds raw `table` without its primary key, `appended` rows added."""
+    union = f" union all {appended}" if appended else ""
+    return [f"create table nxcloud.rebuilt as select * from nxcloud.{table}{union}",
+            f"drop table nxcloud.{table}", f"alter table nxcloud.rebuilt rename to {table}"]
+
+
+@pytest.mark.integration
+def test_transformed_into_postgres(meltano_env, double, postgres, tmp_path):  # noqa: F811
+    """target-postgres (camelCase columns, `_sdc_` metadata, jsonb) and dbt-postgres on a server
+    whose zone is not UTC: every model and test passes and daily_usage matches the raw tables."""
+    port, psql = postgres
+    meltano(meltano_env, "install", "target-postgres", "dbt-postgres")
+    env = {**_run_env(meltano_env, double, tmp_path),
+           "TARGET_POSTGRES_PORT": str(port), "TARGET_POSTGRES_USER": "postgres",
+           "TARGET_POSTGRES_PASSWORD": "unused", "TARGET_POSTGRES_DATABASE": "postgres",
+           "TAP_NXCLOUD_ACCOUNT": "pg"}
+    meltano(env, "run", "tap-nxcloud", "target-postgres", "dbt-postgres:build")
+    manifest = assert_dbt_passed(tmp_path / "dbt-target")
+    raw = {}
+    for stream, (_, key, start) in STREAMS.items():
+        parts = " || '#' || ".join(f'"{k}"::text' for k in key)  # psql splits on |
+        rows = psql(f"SELECT account, {parts}, \"{start}\"::text FROM nxcloud.{stream}")
+        raw[stream] = [{"account": a, "key": k, "start": s} for a, k, s in rows]
+    assert len(raw["voice_cdrs"]) == 2 * ROWS["voice"]
+    usage = [dict(zip(("account", "channel", "day_zone", "day", "communication_count"), row,
+                      strict=True))
+             for row in psql("SELECT account, channel, day_zone, day, communication_count "
+                             "FROM analytics.daily_usage")]
+    assert usage_counts(usage) == expected_counts(raw)
+    built: dict[str, list[str]] = {}
+    for table, column in psql("SELECT table_name, column_name FROM information_schema.columns "
+                              "WHERE table_schema IN ('analytics', 'analytics_staging')"):
+        built.setdefault(table, []).append(column)
+    assert_columns_documented(manifest, built)
+    types = dict(psql("SELECT column_name, data_type FROM information_schema.columns WHERE "
+                      "table_schema = 'analytics_staging' AND table_name = "
+                      "'stg_nxcloud__did_cdrs'"))
+    assert types["started_at"] == "timestamp without time zone"
+    assert types["call_price"] == "numeric" and types["extra_fields"] == "jsonb"
