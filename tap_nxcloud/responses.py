@@ -35,7 +35,7 @@ class Reader:
     def __init__(self, spec: StreamSpec, credentials: tuple[str, str]) -> None:
         self.spec = spec
         self.env = spec.envelope
-        variant_keys = {k for v in spec.variants for k in v}
+        variant_keys = {k for v in spec.queries for k in v.columns}
         self.keys = tuple(k for k in spec.primary_keys if k not in variant_keys)
         self.rk = spec.replication_key
         self.wall = spec.clock == "wall"

@@ -101,8 +101,8 @@ class WindowedStream(DirectRecords, Stream):
         query = spec.query(self._bounds(window))
         rk, keys, shape = spec.replication_key, spec.primary_keys, self.shape
         lo, hi = self._raw_range(window)
-        for variant in spec.variants:
-            params = {**query, **variant}
+        for variant in spec.queries:
+            params = {**query, **variant.params}
             if isinstance(paging, Keyset):
                 def since(start: str, end: str, params=params) -> list[dict]:
                     return self.fetch({**params, "start": start, "end": end})[0]
@@ -114,7 +114,7 @@ class WindowedStream(DirectRecords, Stream):
                                        paging.size_param: paging.size})
                 pages = offset_pages(fetch, paging.size, self.reader.identity, self._warn)
             for rows in pages:
-                kept = [shape(r, variant) for r in rows if lo <= r[rk] < hi]
+                kept = [shape(r, variant.columns) for r in rows if lo <= r[rk] < hi]
                 if kept:
                     yield kept
 
@@ -133,7 +133,7 @@ class WindowedStream(DirectRecords, Stream):
         """One small request that proves the credentials work (for --test)."""
         end = self.clock.from_instant(self.settings.end)
         bounds = self._bounds(Window(end - 60, end))
-        params = {**self.spec.query(bounds), **self.spec.variants[0]}
+        params = {**self.spec.query(bounds), **self.spec.queries[0].params}
         if not isinstance(self.spec.paging, Keyset):
             params |= {self.spec.paging.page_param: 1, self.spec.paging.size_param: 1}
         self.fetch(params)

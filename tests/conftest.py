@@ -14,9 +14,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tap_nxcloud.double import ApiDouble
-from tap_nxcloud.double.data import cc_rows, flash_rows
+from nxcloud_double import ApiDouble
+from nxcloud_double.endpoints import BY_ALIAS, BY_STREAM
 from tap_nxcloud.schemas import load as load_schema
+
+# The double's row generators, by their old names.
+flash_rows, cc_rows, sms_rows, voice_rows, sip_rows, did_rows = (
+    BY_ALIAS[a].rows for a in ("flash", "cc", "sms", "voice", "sip", "did"))
 
 ZONE = ZoneInfo("Asia/Shanghai")
 BIN = Path(sys.executable).parent
@@ -81,11 +85,23 @@ def _time(value, zone: ZoneInfo):
 
 def expected(stream: str, row: dict, zone: ZoneInfo = ZONE, **added) -> dict:
     """What the tap must emit for a row the double holds (in its canonical types): every
-    date-time field of the stream's schema as RFC 3339, plus the columns the tap adds."""
-    out = dict(row)
-    for name, prop in load_schema(stream)["properties"].items():
-        if prop.get("format") == "date-time" and name in out:
-            out[name] = _time(out[name], zone)
+    date-time field of the stream's schema as RFC 3339, the double's internal fields under the
+    tap's column names, fields the schema does not declare in `extra_fields`, plus the columns
+    the tap adds."""
+    props = load_schema(stream)["properties"]
+    internal = BY_STREAM[stream].internal
+    out, extra = {}, {}
+    for name, value in row.items():
+        if name in internal:
+            out[internal[name]] = value
+        elif name not in props:
+            extra[name] = value
+        elif props[name].get("format") == "date-time":
+            out[name] = _time(value, zone)
+        else:
+            out[name] = value
+    if extra:
+        out["extra_fields"] = extra
     return {**out, **added}
 
 
@@ -97,7 +113,8 @@ def config_for(double: ApiDouble, **extra) -> dict:
     c = double.credentials
     return {"api_url": double.url, "start_date": "2026-10-01",
             "end_date": "2026-10-04T00:00:00+08:00",
-            "flash_call_app_key": c.flash_app_key, "flash_call_app_secret": c.flash_app_secret,
+            "flash_call_app_key": c.flash_call_app_key,
+            "flash_call_app_secret": c.flash_call_app_secret,
             "cc_access_key": c.cc_access_key, "cc_access_secret": c.cc_access_secret,
             "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.5, **extra}
 

@@ -36,7 +36,8 @@ def test_connection_test_names_what_works_and_what_does_not(loaded, tmp_path):
 
 
 KEYS = {"flash_call_cdrs": (["id"], "gmtCreate"), "cc_cdrs": (["callId"], "startTime"),
-        "sms_cdrs": (["msgid", "phone"], "date"), "voice_cdrs": (["voiceType", "id"], "start_time"),
+        "sms_cdrs": (["msgid", "phone"], "date"),
+        "voice_cdrs": (["request_voice_type", "id"], "start_time"),
         "sip_cdrs": (["id"], "start_time"), "did_cdrs": (["id"], "startTime")}
 
 

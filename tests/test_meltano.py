@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tap_nxcloud.double.data import cc_rows, flash_rows
 from tap_nxcloud.settings import SCHEMA
 from tap_nxcloud.streams import STREAMS
 
-from .conftest import BIN, START_MS, START_WALL, expected_flash
+from .conftest import BIN, START_MS, START_WALL, cc_rows, expected_flash, flash_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = str(BIN / "meltano")
@@ -115,8 +114,8 @@ def _meltano_run(env: dict, double, port: int, end_date: str, *args: str,
     env = {**env, **extra, "TAP_NXCLOUD_API_URL": double.url,
            "TAP_NXCLOUD_START_DATE": "2026-10-01",
            "TAP_NXCLOUD_END_DATE": end_date,
-           "TAP_NXCLOUD_FLASH_CALL_APP_KEY": c.flash_app_key,
-           "TAP_NXCLOUD_FLASH_CALL_APP_SECRET": c.flash_app_secret,
+           "TAP_NXCLOUD_FLASH_CALL_APP_KEY": c.flash_call_app_key,
+           "TAP_NXCLOUD_FLASH_CALL_APP_SECRET": c.flash_call_app_secret,
            "TAP_NXCLOUD_CC_ACCESS_KEY": c.cc_access_key,
            "TAP_NXCLOUD_CC_ACCESS_SECRET": c.cc_access_secret,
            "TARGET_POSTGRES_PORT": str(port), "TARGET_POSTGRES_USER": "postgres",

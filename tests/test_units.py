@@ -299,8 +299,9 @@ def test_shaper_converts_lossless_values_and_keeps_the_rest_visible():
                    "at": "2026-10-01T08:00:00+08:00", "extra_fields": {"brandNew": [1]},
                    "account": "acme"}
     assert len(warnings) == 1 and "brandNew" in warnings[0]
-    row = shape({"id": 8, "price": "n/a", "size": "", "at": "", "brandNew": 2}, {"voiceType": 1})
-    assert row == {"id": 8, "price": None, "size": None, "at": None, "voiceType": 1,
+    row = shape({"id": 8, "price": "n/a", "size": "", "at": "", "brandNew": 2},
+                {"request_voice_type": 1})
+    assert row == {"id": 8, "price": None, "size": None, "at": None, "request_voice_type": 1,
                    "extra_fields": {"price": "n/a", "brandNew": 2}, "account": "acme"}
     assert len(warnings) == 2 and "price" in warnings[1] and "{'id': 8}" in warnings[1]
     row = shape({"id": 9, "at": "0000-00-00 00:00:00"})  # not a time: kept visible, warned
