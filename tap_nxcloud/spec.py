@@ -57,7 +57,7 @@ class Envelope:
     refusals: retried too, never sooner than RATE_WINDOW.
     """
 
-    success: str | int
+    success: str | int | tuple[str | int, ...]  # one code, or each code a success may carry
     rows: tuple[str, ...]
     total: tuple[str, ...] | None = None
     message: tuple[str, ...] = ("msg", "message", "info")
@@ -68,6 +68,10 @@ class Envelope:
     fatal_texts: Mapping[str, str] = field(default_factory=dict)
     default_hint: str = "see the NXCloud error code table"
     skew_code: str | int | None = None  # signed APIs: ts expired -> retry once, then "check clock"
+
+    @property
+    def codes(self) -> tuple[str | int, ...]:
+        return self.success if isinstance(self.success, tuple) else (self.success,)
 
 
 @dataclass(frozen=True)

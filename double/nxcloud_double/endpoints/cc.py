@@ -114,7 +114,7 @@ class ContactCenter(Endpoint):
         return legacy_json({"code": 1004, "msg": "Timestamp expired", "data": {}})
 
     def badrow(self) -> Reply:
-        return legacy_json({"code": 0, "data": [{"callId": "x", "startTime": "soon"}]})
+        return legacy_json({"code": 0, "data": [{"callId": "", "startTime": 1790784661172}]})
 
     def code(self, code: str) -> Reply:
         return legacy_json({"code": int(code), "msg": f"injected error {code}"})

@@ -76,7 +76,8 @@ class FlashCalls(Endpoint):
         return legacy_json({"code": "3", "msg": "too many requests"})
 
     def badrow(self) -> Reply:
-        return legacy_json({"code": "0", "cdrs": [{"id": 1, "gmtCreate": None}]})
+        return legacy_json({"code": "0", "cdrs": [{"id": None,
+                                                    "gmtCreate": "2026-10-01 00:00:00"}]})
 
     def code(self, code: str) -> Reply:
         return legacy_json({"code": code, "msg": f"injected error {code}"})
