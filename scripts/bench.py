@@ -34,6 +34,7 @@ from pathlib import Path
 import msgspec
 import requests
 
+from nxcloud_double.endpoints import ENDPOINTS
 from tap_nxcloud.streams import BY_NAME, STREAMS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,8 +42,7 @@ BIN = Path(sys.executable).parent
 ZONE = "Asia/Shanghai"
 NAMES = tuple(spec.name for spec in STREAMS)
 PACED = tuple(spec.name for spec in STREAMS if spec.min_interval)  # voice, SIP
-SHORT = {"flash_call_cdrs": "flash", "cc_cdrs": "cc", "sms_cdrs": "sms", "voice_cdrs": "voice",
-         "sip_cdrs": "sip", "did_cdrs": "did"}  # the double's --<short>-rows options
+SHORT = {e.stream: e.alias for e in ENDPOINTS}  # the double's --<alias>-rows options
 FAULT_KINDS = ("429", "500", "502", "503", "reset", "timeout", "truncated", "html", "busy")
 # PYTHONUNBUFFERED (set on some machines and schedulers) would cost the floor a system call per
 # line; neither the tap nor the floor gets it, so the floor is not handicapped.
@@ -60,11 +60,11 @@ class Double:
     waits for its data (a million rows a stream take minutes to build)."""
 
     def __init__(self, rows: dict[str, int], span_days: float) -> None:
-        cmd = [sys.executable, "-m", "tap_nxcloud.double", "--port", "0", "--seed", "1",
+        cmd = [sys.executable, "-m", "nxcloud_double", "--port", "0", "--seed", "1",
                "--timezone", ZONE, "--span-days", str(span_days)]
         for name, short in SHORT.items():
             n = rows.get(name, 0)
-            cmd += [f"--{short}-rows", str(n // 2 if name == "voice_cdrs" else n)]  # per type
+            cmd += [f"--{short.replace('_', '-')}-rows", str(n)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         self.info: dict = {}
         atexit.register(self.stop)  # also when a run fails and the benchmark exits
@@ -150,14 +150,14 @@ class Message(msgspec.Struct):
 class Tally:
     """Reads the tap's Singer output line by line: per stream the records, the distinct keys
     (hashed: 64 bits, a collision among a million keys has odds of about 1 in 10^7) and the rows
-    of each window, split per variant (voice: voiceType). A window ends where a STATE carries a
-    new bookmark for the stream: each window's STATE carries that window's end."""
+    of each window, split per variant (voice: request_voice_type). A window ends where a STATE
+    carries a new bookmark for the stream: each window's STATE carries that window's end."""
 
     def __init__(self) -> None:
         self.decode = msgspec.json.Decoder(Message).decode
         self.keys, self.variant_keys = {}, {}
         for spec in STREAMS:
-            variant = tuple(dict.fromkeys(k for v in spec.variants for k in v))
+            variant = tuple(dict.fromkeys(k for v in spec.queries for k in v.columns))
             fields = tuple(dict.fromkeys((*spec.primary_keys, *variant)))
             struct = msgspec.defstruct(f"{spec.name}_key", [(f, object) for f in fields])
             self.keys[spec.name] = msgspec.json.Decoder(struct).decode
@@ -195,8 +195,8 @@ class Tally:
         """Sum over windows and variants of max(1, ceil(rows / page size))."""
         spec = BY_NAME[name]
         size = spec.paging.size
-        return sum(max(1, math.ceil(window[tuple(v.values())] / size))
-                   for window in self.windows[name] for v in spec.variants)
+        return sum(max(1, math.ceil(window[tuple(v.columns.values())] / size))
+                   for window in self.windows[name] for v in spec.queries)
 
 
 # --- 1 and 2: CPU against the floor, requests against the minimum -----------------------------

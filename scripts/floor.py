@@ -163,13 +163,13 @@ def did() -> None:
             page += 1
 
 
-def calls(name: str, path: str, product: str, variants: tuple) -> None:
+def calls(name: str, path: str, product: str) -> None:
     """Voice and SIP: ranges of at most 24 h (both bounds inclusive), paced."""
     spec = BY_NAME[name]
     shape, size, pacer = shaper(name), spec.paging.size, Pacer(spec.min_interval)
     keys = {"appkey": config[f"{product}_app_key"], "secretkey": config[f"{product}_app_secret"]}
     first, last = span(name)
-    for variant in variants:
+    for variant in spec.queries:
         start = first
         while start <= last:
             end = min(start + dt.timedelta(seconds=86399), last)
@@ -177,9 +177,9 @@ def calls(name: str, path: str, product: str, variants: tuple) -> None:
             while True:
                 pacer.wait()
                 info = form(name, path, "1", {
-                    **keys, **variant, "start_time": start.strftime(WALL),
+                    **keys, **variant.params, "start_time": start.strftime(WALL),
                     "end_time": end.strftime(WALL), "page_size": size, "page": page})
-                emit(name, info["rows"], shape, variant)
+                emit(name, info["rows"], shape, variant.columns)
                 if not info["rows"] or page * size >= info["total"]:
                     break
                 page += 1
@@ -188,9 +188,8 @@ def calls(name: str, path: str, product: str, variants: tuple) -> None:
 
 READERS = {
     "flash_call_cdrs": flash, "cc_cdrs": cc, "sms_cdrs": sms, "did_cdrs": did,
-    "voice_cdrs": lambda: calls("voice_cdrs", "/api/voiceSms/getVoiceCdr", "voice",
-                                ({"voiceType": 0}, {"voiceType": 1})),
-    "sip_cdrs": lambda: calls("sip_cdrs", "/api/voiceSms/getSipCdr", "sip", ({},)),
+    "voice_cdrs": lambda: calls("voice_cdrs", "/api/voiceSms/getVoiceCdr", "voice"),
+    "sip_cdrs": lambda: calls("sip_cdrs", "/api/voiceSms/getSipCdr", "sip"),
 }
 for stream in config["floor_ranges"]:
     READERS[stream]()

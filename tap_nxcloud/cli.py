@@ -9,7 +9,7 @@ import os
 import sys
 
 from .errors import Interrupted, OutputClosed, TapError
-from .http import cancel_all
+from .http import cancel_all, cut
 from .tap import TapNXCloud
 from .writer import flush_stdout
 
@@ -52,6 +52,12 @@ def main() -> None:
             sys.exit(1)
     except OutputClosed as exc:  # while flushing, or writing the final state on a signal
         log.error("%s", exc)
+        sys.exit(1)
+    except Exception as exc:  # a bug, or an input nobody thought of: still one line
+        log.debug("the failure in full", exc_info=True)
+        log.error("tap-nxcloud stopped on an unexpected %s: %s (a bug: please report it, with "
+                  "the traceback that TAP_NXCLOUD_LOGLEVEL=DEBUG prints)", type(exc).__name__,
+                  cut(exc, 300))
         sys.exit(1)
     finally:
         # whatever ended the run, stop the workers now rather than wait for them at exit

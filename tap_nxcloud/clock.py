@@ -9,11 +9,22 @@ and a DST fall-back hour, which the API cannot tell apart from its twin, is read
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = dt.timezone.utc
 WALL_FORMAT = "%Y-%m-%d %H:%M:%S"
 _EPOCH = dt.datetime(1970, 1, 1)
+# A row time is believed between these years; anything else (0, -5, a year 9999 "never") is not a
+# time a call or a message happened at, whatever its form.
+PLAUSIBLE_YEARS = (2000, 2100)
+_MS_RANGE = (int(dt.datetime(PLAUSIBLE_YEARS[0], 1, 1, tzinfo=UTC).timestamp() * 1000),
+             int(dt.datetime(PLAUSIBLE_YEARS[1], 1, 1, tzinfo=UTC).timestamp() * 1000))
+# The forms NXCloud's endpoints write a wall-clock time in: "2021-04-27 17:02:22" (most), with a
+# "T" ("2021-02-23T15:39:51": email), with milliseconds and an explicit offset
+# ("2021-04-29T02:52:21.000+0000": the flash-call sibling endpoint, Java's form).
+_WALL_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
+                      r" ?(Z|z|[+-]\d{2}(?::?\d{2})?)?$")
 
 
 class SettingError(ValueError):
@@ -91,19 +102,36 @@ def parse_bookmark(value: object) -> dt.datetime:
     return parsed.astimezone(UTC)
 
 
+def epoch_ms(value: object) -> int | None:
+    """A row's epoch-milliseconds time (an integer, or digits in a string), or None when it is
+    not one: negative, zero, or outside PLAUSIBLE_YEARS."""
+    if type(value) is float and value.is_integer():
+        value = int(value)
+    elif type(value) is not int:
+        if not (isinstance(value, str) and value.isascii() and value.isdigit()
+                and len(value) < 20):
+            return None
+        value = int(value)
+    return value if _MS_RANGE[0] <= value < _MS_RANGE[1] else None
+
+
 class EpochMillis:
     """Epoch milliseconds -> RFC 3339 UTC with milliseconds; 0 (the API's "never") -> None.
 
     The date-and-minute prefix is cached: rows come clustered in time, so it nearly always hits.
+    Raises ValueError for what is not a plausible epoch-milliseconds time.
     """
 
     def __init__(self) -> None:
         self._minutes: dict[int, str] = {}
 
     def __call__(self, ms: int) -> str | None:
-        if not ms:
+        if not ms or ms == "0":  # the API's "never" (an unanswered call's answerTime)
             return None
-        seconds, millis = divmod(int(ms), 1000)
+        ms = epoch_ms(ms)
+        if ms is None:
+            raise ValueError("not an epoch-milliseconds time")
+        seconds, millis = divmod(ms, 1000)
         minute, second = divmod(seconds, 60)
         prefix = self._minutes.get(minute)
         if prefix is None:
@@ -146,22 +174,79 @@ class WallClock:
     def label(self, tick: int) -> str:
         return f"{self.wall(tick)} {self.zone.key}"
 
-    def rfc3339(self, text: str | None) -> str | None:
-        """'2021-04-27 17:02:22' -> '2021-04-27T17:02:22+08:00', with the offset in force then.
+    def _offset(self, text: str) -> str | None:
+        """The zone's offset at a canonical wall string ("+08:00"), or None when the string is
+        not a real, plausible time ("2026-13-45 99:99:99").
 
-        The offset is looked up once per minute of wall-clock time (zone transitions fall on whole
-        minutes) and kept in a small cache: rows arrive in time order, so it nearly always hits.
+        Looked up once per minute of wall-clock time (zone transitions fall on whole minutes) and
+        kept in a small cache: rows arrive clustered in time, so it nearly always hits.
         """
-        if not text:  # null, or "" for a time that has not happened
+        second = text[17:19]
+        if not ("00" <= second <= "59" and second.isdigit()):
             return None
-        if len(text) != 19 or text[10] != " ":
-            return dt.datetime.fromisoformat(text).replace(tzinfo=self.zone).isoformat()
         minute = text[:16]
         offset = self._offsets.get(minute)
         if offset is None:
-            moment = dt.datetime.fromisoformat(minute + ":00").replace(tzinfo=self.zone)
+            try:
+                moment = dt.datetime.strptime(minute, "%Y-%m-%d %H:%M").replace(tzinfo=self.zone)
+            except ValueError:
+                return None
+            if not PLAUSIBLE_YEARS[0] <= moment.year < PLAUSIBLE_YEARS[1]:
+                return None
             offset = moment.isoformat()[19:]
             if len(self._offsets) > 4096:
                 self._offsets.clear()
             self._offsets[minute] = offset
-        return f"{text[:10]}T{text[11:]}{offset}"
+        return offset
+
+    def parse(self, text: object) -> dt.datetime | None:
+        """Any of the vendor's forms of a time (see _WALL_RE) as an aware datetime: an explicit
+        offset is honoured, else the time is of this zone; None when unreadable."""
+        match = _WALL_RE.match(text) if isinstance(text, str) else None
+        if match is None:
+            return None
+        y, mo, d, h, mi, sec, frac, offset = match.groups()
+        try:
+            moment = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(sec),
+                                 int((frac or "0")[:6].ljust(6, "0")))
+        except ValueError:
+            return None
+        if not PLAUSIBLE_YEARS[0] <= moment.year < PLAUSIBLE_YEARS[1]:
+            return None
+        if offset is None:
+            return moment.replace(tzinfo=self.zone)
+        if offset in "Zz":
+            return moment.replace(tzinfo=UTC)
+        digits = offset[1:].replace(":", "").ljust(4, "0")
+        minutes = int(digits[:2]) * 60 + int(digits[2:])
+        if minutes >= 24 * 60:
+            return None
+        sign = -1 if offset[0] == "-" else 1
+        return moment.replace(tzinfo=dt.timezone(dt.timedelta(minutes=sign * minutes)))
+
+    def comparable(self, value: object) -> str | None:
+        """A row's time as the canonical wall string of this zone, the form windows are compared
+        in; None when it cannot be read. The canonical form passes untouched (the hot path)."""
+        if type(value) is str and len(value) == 19 and value[10] == " " and value[4] == "-":
+            return value if self._offset(value) is not None else None
+        moment = self.parse(value)
+        if moment is None:
+            return None
+        if moment.tzinfo is not self.zone:
+            moment = moment.astimezone(self.zone)
+        return moment.strftime(WALL_FORMAT)
+
+    def rfc3339(self, text: str | None) -> str | None:
+        """'2021-04-27 17:02:22' -> '2021-04-27T17:02:22+08:00', with the offset in force then;
+        the vendor's other forms keep their fraction and their own offset, if they state one.
+        Raises ValueError for a time that cannot be read."""
+        if not text:  # null, or "" for a time that has not happened
+            return None
+        if type(text) is str and len(text) == 19 and text[10] == " ":
+            offset = self._offset(text)
+            if offset is not None:
+                return f"{text[:10]}T{text[11:]}{offset}"
+        moment = self.parse(text)
+        if moment is None:
+            raise ValueError("not a time")
+        return moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")

@@ -48,3 +48,11 @@ class OutputClosed(TapError):
 
     def __init__(self) -> None:
         super().__init__("the output was closed (the target exited?); stopping")
+
+
+def located(error: ApiError, stream: str, where: str) -> ApiError:
+    """The same one-line error, saying where it happened: `stream: where: what`."""
+    text, prefix = str(error), f"{stream}: "
+    if where and text.startswith(prefix) and not text.startswith(f"{prefix}{where}"):
+        text = f"{prefix}{where}: {text[len(prefix):]}"
+    return ApiError(text)

@@ -12,15 +12,22 @@ import email.utils
 import logging
 import os
 import random
+import socket
+import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import requests
+import urllib3
+from urllib3.exceptions import NameResolutionError
 
 from .deadline import Adapter, Watchdog
 from .errors import ApiError, TransientError
@@ -47,7 +54,7 @@ class Throttle:
         self._solo = threading.Lock()
         self._resume_at = 0.0
         self._failing = False
-        self._min_interval = min_interval
+        self.min_interval = min_interval
         self._next_send = self._last_send = float("-inf")
 
     def wait_turn(self, cancel: threading.Event) -> bool:
@@ -64,7 +71,7 @@ class Throttle:
                     failing = self._failing
                     delay = max(self._resume_at, self._next_send) - now
                     if delay <= 0 and (solo or not failing):
-                        self._next_send = now + self._min_interval
+                        self._next_send = now + self.min_interval
                         return solo
                 if failing and not solo:
                     solo = self._solo.acquire(timeout=0.2)
@@ -76,11 +83,11 @@ class Throttle:
             raise
 
     def before_send(self, cancel: threading.Event) -> None:
-        if not self._min_interval:
+        if not self.min_interval:
             return
         with self._lock:
             now = self._clock()
-            at = self._last_send = max(now, self._last_send + self._min_interval)
+            at = self._last_send = max(now, self._last_send + self.min_interval)
         if at > now and cancel.wait(at - now):
             raise InterruptedError("cancelled")
 
@@ -94,36 +101,164 @@ class Throttle:
 
 
 # --- responses -------------------------------------------------------------------------------
-def retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+@dataclass(frozen=True)
+class Answer:
+    """A response as read, its body whole and decompressed (never more than the size cap)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    path: str  # the request's path, without its query (the flash-call query holds the secret)
+
+
+def cut(text: object, limit: int = 200) -> str:
+    """A vendor's or a library's text, cut to fit one readable line."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds, or None when absent or unreadable (then: backoff)."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        seconds = when.timestamp() - time.time() if when.tzinfo else None
+        if seconds is None:
+            return None
+    return seconds if seconds > 0 else 0.0  # also NaN -> 0; inf is capped by backoff_max
 
 
-def json_body(response: requests.Response, stream: str) -> Any:
-    """Status and body checks common to both APIs; the API's own `code` is checked by the caller."""
-    status = response.status_code
+def json_body(answer: Answer, stream: str) -> Any:
+    """Status and body checks common to every API; the API's own `code` is checked by the
+    caller. Redirects are never followed: they would carry the credentials elsewhere."""
+    status = answer.status
     if status == 429:
         raise TransientError("HTTP 429 Too Many Requests",
-                             retry_after=retry_after_seconds(response))
+                             retry_after=retry_after_seconds(answer.headers.get("Retry-After")))
     if status >= 500:
-        raise TransientError(f"HTTP {status}", retry_after=retry_after_seconds(response))
+        raise TransientError(f"HTTP {status}",
+                             retry_after=retry_after_seconds(answer.headers.get("Retry-After")))
+    if 300 <= status < 400:
+        target = urlsplit(answer.headers.get("Location") or "")
+        where = cut(target.netloc or target.path or "nowhere", 80)
+        raise ApiError(f"{stream}: HTTP {status} redirect to {where} not followed (it would "
+                       "carry the credentials there); set api_url, or this product's "
+                       "<product>_api_url, to the host that answers")
     if status in (401, 403):
         raise ApiError(f"{stream}: HTTP {status}: the API refused the credentials; "
                        "check the stream's key and secret settings and api_url")
     if status != 200:
-        raise ApiError(f"{stream}: HTTP {status} from {response.request.path_url.split('?')[0]}; "
-                       "check api_url")
+        raise ApiError(f"{stream}: HTTP {status} from {cut(answer.path, 80)}; check api_url")
     try:
-        return _decode(response.content)
-    except msgspec.DecodeError:
+        return _decode(answer.body)
+    except (msgspec.MsgspecError, RecursionError):
         raise TransientError(f"HTTP 200 with a body that is not complete JSON "
-                             f"({len(response.content)} bytes)") from None
+                             f"({len(answer.body)} bytes)") from None
+
+
+_DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+class TooLarge(Exception):
+    """The bodies being read passed the size cap."""
+
+
+class Unreadable(Exception):
+    """A body in an encoding the tap did not ask for."""
+
+
+class BodyBudget:
+    """Bytes of answer bodies held while they are read, shared by a stream's workers: whatever
+    the servers send and however many workers read at once, the bodies together stay under the
+    cap (NXCloud's real pages are a small fraction of it)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._lock = threading.Lock()
+
+    def take(self, n: int) -> None:
+        with self._lock:
+            if self.held + n > self.limit:
+                raise TooLarge
+            self.held += n
+
+    def give(self, n: int) -> None:
+        with self._lock:
+            self.held -= n
+
+
+def read_body(raw, headers: Mapping[str, str], budget: BodyBudget) -> bytes:
+    """The whole body, decompressed, holding no more than the budget allows: a small compressed
+    body can expand to gigabytes, so decompression is bounded too."""
+    encoding = (headers.get("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ("identity", "", *_DECODERS):
+        raise Unreadable(encoding)
+    declared = headers.get("Content-Length") or ""
+    if encoding in ("identity", "") and declared.isascii() and declared.isdigit() \
+            and int(declared) > budget.limit:
+        raise TooLarge
+    wbits = _DECODERS.get(encoding)
+    decoder = zlib.decompressobj(wbits) if wbits else None
+    out = bytearray()
+    try:
+        for chunk in raw.stream(1 << 16, decode_content=False):
+            if decoder is None:
+                budget.take(len(chunk))
+                out += chunk
+                continue
+            data = chunk
+            while data:
+                part = decoder.decompress(data, min(budget.limit - budget.held + 1, 1 << 20))
+                budget.take(len(part))
+                out += part
+                data = decoder.unconsumed_tail
+                if decoder.eof and decoder.unused_data:  # gzip allows several members
+                    data, decoder = decoder.unused_data, zlib.decompressobj(wbits)
+        if decoder is not None:
+            tail = decoder.flush()
+            budget.take(len(tail))
+            out += tail
+        return bytes(out)
+    finally:
+        budget.give(len(out))
+
+
+def _causes(exc: BaseException):
+    """An exception and everything it wraps (requests wraps urllib3, which wraps socket)."""
+    seen, todo = set(), [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen or not isinstance(e, BaseException):
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [e.__cause__, e.__context__, getattr(e, "reason", None),
+                 *(a for a in e.args if isinstance(a, BaseException))]
+
+
+def transport_failure(exc: BaseException, host: str) -> Exception:
+    """What a failed connection means: a host name that does not resolve or a certificate that
+    is refused cannot heal (ApiError, at once); anything else is worth retrying."""
+    chain = list(_causes(exc))
+    if any(isinstance(e, NameResolutionError | socket.gaierror) for e in chain):
+        return ApiError(f"cannot resolve the host name {host} (DNS lookup failed); check "
+                        "api_url or this product's <product>_api_url")
+    bad_cert = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
+    if bad_cert is not None or isinstance(exc, requests.exceptions.SSLError):
+        why = getattr(bad_cert, "verify_message", None) or "TLS handshake failed"
+        return ApiError(f"the TLS certificate of {host} was refused ({cut(why, 100)}); check "
+                        "api_url, or REQUESTS_CA_BUNDLE for a proxy's own certificate")
+    kind = next((type(e).__name__ for e in chain if isinstance(e, ConnectionRefusedError
+                                                                | ConnectionResetError)),
+                type(exc).__name__)
+    return TransientError(f"connection to {host} failed ({kind})")
 
 
 # --- the client ------------------------------------------------------------------------------
@@ -145,17 +280,22 @@ class Client:
 
     def __init__(self, stream: str, base_url: str, *, timeout: float, max_tries: int,
                  backoff_base: float, backoff_max: float, cancel: threading.Event,
-                 min_interval: float = 0.0) -> None:
+                 min_interval: float = 0.0, max_bytes: int = 16 << 20,
+                 throttle: Throttle | None = None) -> None:
         self.stream = stream
         self.base_url = base_url
+        self.host = urlsplit(base_url).netloc or base_url
         self.timeout = timeout
         self.max_tries = max_tries
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        self.max_bytes = max_bytes
+        self.bodies = BodyBudget(max_bytes)
         self.cancel = cancel
-        self.throttle = Throttle(min_interval)
-        self._before_send = (partial(self.throttle.before_send, cancel) if min_interval
-                             else None)
+        # a throttle may be shared: SIP's rate is counted per IP, for every reader of the process
+        self.throttle = throttle or Throttle(min_interval)
+        self._before_send = (partial(self.throttle.before_send, cancel)
+                             if self.throttle.min_interval else None)
         self.watchdog = Watchdog(stream, cancel)
         self._local = threading.local()
         self.requests_sent = 0
@@ -169,6 +309,7 @@ class Client:
         if session is None:
             session = self._local.session = requests.Session()
             session.headers["User-Agent"] = "tap-nxcloud"
+            session.headers["Accept-Encoding"] = "gzip, deflate"  # what read_body decodes
             # requests reads proxies, CA bundle and netrc from the environment on every request,
             # scanning all of os.environ each time; read them once here, then stop.
             session.proxies = requests.utils.get_environ_proxies(self.base_url)
@@ -183,8 +324,9 @@ class Client:
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter": never near zero
 
-    def _send(self, request: requests.Request) -> requests.Response:
-        """One attempt, bounded as a whole by the watchdog."""
+    def _send(self, request: requests.Request) -> Answer:
+        """One attempt, bounded as a whole (connect, headers, body) by the watchdog and in size
+        by `max_bytes`; redirects are not followed."""
         session = self.session
         # prepared anew each attempt so that the auth hook signs with a fresh ts
         prepared = session.prepare_request(request)
@@ -193,21 +335,47 @@ class Client:
         with self.watchdog.watch(self.timeout) as attempt:
             attempt.before_send = self._before_send
             try:
-                return session.send(prepared, timeout=self.timeout)
-            except requests.RequestException as exc:
+                response = session.send(prepared, timeout=self.timeout, allow_redirects=False,
+                                        stream=True)
+                try:
+                    body = read_body(response.raw, response.headers, self.bodies)
+                except BaseException:
+                    response.close()  # the rest of the body is not wanted: drop the connection
+                    raise
+                response.raw.release_conn()  # read to its end: keep-alive, back to the pool
+                return Answer(response.status_code, response.headers, body,
+                              urlsplit(prepared.url).path)
+            except TooLarge:
+                raise ApiError(f"{self.stream}: the answer passed max_response_mb "
+                               f"({self.max_bytes / 2**20:g} MB, after decompression) and was "
+                               "cut off; raise max_response_mb if NXCloud's pages really are "
+                               "that big") from None
+            except Unreadable as exc:
+                raise ApiError(f"{self.stream}: the answer is encoded as {cut(exc, 40)!r}, "
+                               "which the tap does not ask for (it asks for gzip or deflate); "
+                               "check api_url (a proxy?)") from None
+            except zlib.error:
+                failure: Exception = TransientError("HTTP 200 with a compressed body that "
+                                                    "does not decompress")
+                timed_out = False
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
                 # what is needed, not the exception: kept in a local, it and its traceback's
-                # frames would form a cycle that holds their pages until a full collection
-                kind, timed_out = type(exc).__name__, isinstance(exc, requests.Timeout)
+                # frames would form a cycle that holds their pages until a full collection;
+                # and its text holds the URL, which for flash calls holds the secret
+                failure, timed_out = transport_failure(exc, self.host), isinstance(
+                    exc, requests.Timeout | urllib3.exceptions.TimeoutError)
         if attempt.stopped == "cancel" or self.cancel.is_set():
             raise InterruptedError("cancelled")
         # past the deadline it is a timeout, whoever noticed first (a read timeout while reading
         # the body reaches us as a ConnectionError)
         if attempt.stopped == "deadline" or timed_out or time.monotonic() >= attempt.deadline:
-            raise TransientError(f"no response within {self.timeout:g} s (request_timeout)")
-        # the exception text holds the URL, and the flash-call URL holds the secret
-        raise TransientError(f"connection failed ({kind})")
+            raise TransientError(f"no response from {self.host} within {self.timeout:g} s "
+                                 "(request_timeout)")
+        if isinstance(failure, ApiError):
+            raise ApiError(f"{self.stream}: {failure}")
+        raise failure
 
-    def call(self, request: requests.Request, check: Callable[[requests.Response], Any]) -> Any:
+    def call(self, request: requests.Request, check: Callable[[Answer], Any]) -> Any:
         attempt = 0
         seen: dict[str, int] = {}
         while True:

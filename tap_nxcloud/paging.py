@@ -1,40 +1,76 @@
-"""Reading one window to its end, page by page: the two paging schemes NXCloud APIs use."""
+"""Reading one window to its end, page by page: the two paging schemes NXCloud APIs use.
+
+Both must prove progress: an API that ignores its paging parameters, or whose pages never end,
+ends the window with one line (PagingError) instead of a loop or rows emitted twice.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass
 
 from .clock import WALL_FORMAT
-from .errors import ApiError
 
 FLASH_PAGE = 100  # the flash-call API returns at most 100 rows a call and has no paging
 MAX_PASSES = 3
+MAX_PAGES = 100_000  # of one query: ten million contact-center rows in one window, or a hundred
+# million SMS in one day; past it the API's pages are taken as endless
+
+
+class PagingError(Exception):
+    """The API's pages do not add up; the message says how (the stream adds where)."""
+
+
+@dataclass
+class Count:
+    """What one query's paging saw, for the comparison with the API's own count."""
+
+    api_total: int | None = None  # the query's total as the API last stated it
+    rows: int = 0  # distinct rows the API returned for the query, before the window's edges
 
 
 def keyset_pages(fetch: Callable[[str, str], list[dict]], start: str, end: str,
-                 warn: Callable[[str], None], size: int = FLASH_PAGE,
-                 key: str = "gmtCreate", ident: str = "id") -> Iterator[list[dict]]:
+                 warn: Callable[[str], None], size: int, when: Callable[[dict], str | None],
+                 ident: str = "id") -> Iterator[list[dict]]:
     """Keyset paging on a one-second wall clock, bounds inclusive, as the flash-call page says.
 
-    The next call starts at the newest `key` seen, so that second's rows come again: they are
-    dropped by `ident`. When a full page lies within the very second it started at, no call can
-    reach the rest of that second; say so and go on with the next second rather than loop.
+    The next call starts at the newest time seen (`when(row)`: the row's time as a canonical
+    wall string, None if unreadable), so that second's rows come again: they are dropped by
+    `ident`. When a full page lies within the very second it started at, no call can reach the
+    rest of that second; say so and go on with the next second rather than loop. A row before
+    the requested start means the API ignores `start`: paging cannot progress, so it stops.
     """
-    seen_second, seen_ids = None, set()
+    seen_second, seen_ids, unreadable_ids = None, set(), set()
     while True:
         rows = fetch(start, end)
         if len(rows) > size:
-            raise ApiError(f"the API returned {len(rows)} rows, more than {size}; keyset paging "
-                           "cannot be trusted")
+            raise PagingError(f"the API returned {len(rows)} rows, more than {size} a call; "
+                              "keyset paging cannot be trusted")
+        times = [when(r) for r in rows]
+        early = next((t for t in times if t is not None and t < start), None)
+        if early is not None:
+            raise PagingError(f"asked for rows from {start}, the API returned one of {early}: "
+                              "it ignores the start of the range, so paging cannot progress")
         # read what paging needs before yielding: the consumer may rewrite the rows in place
-        new = [r for r in rows if r[key] != seen_second or r[ident] not in seen_ids]
+        new = []
+        for row, t in zip(rows, times, strict=True):
+            if t is None:  # unreadable time: its second is unknown, so once per window by id
+                if row[ident] not in unreadable_ids:
+                    unreadable_ids.add(row[ident])
+                    new.append(row)
+            elif t != seen_second or row[ident] not in seen_ids:
+                new.append(row)
         full = len(rows) >= size
-        last = max(r[key] for r in rows) if full else None
-        last_ids = {r[ident] for r in rows if r[key] == last} if full else None
+        readable = [t for t in times if t is not None]
+        if full and not readable:
+            raise PagingError("a full page without one readable time: cannot page on")
+        last = max(readable) if full else None
+        last_ids = {r[ident] for r, t in zip(rows, times, strict=True) if t == last} \
+            if full else None
         if new:
             yield new
-        if not full:
+        if not full or last > end:
             return
         if last == start:
             warn(f"at least {size} rows share the second {start}; the API returns at most "
@@ -50,19 +86,25 @@ def keyset_pages(fetch: Callable[[str, str], list[dict]], start: str, end: str,
 
 def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: int,
                  identity: Callable[[dict], Hashable], warn: Callable[[str], None],
-                 ) -> Iterator[list[dict]]:
+                 count: Count | None = None) -> Iterator[list[dict]]:
     """page/size paging to the end of a query; every row once, even while the data shifts.
 
-    The end is where the API's total says (page x size >= total, or an empty page), or, for an
-    API without totals, the first short page. Offsets over data that changes while it is paged
-    shift: a row inserted before the current offset pushes one row onto the next page (seen
-    twice) and the inserted row is never seen; a deletion pulls one row back onto a page already
-    read (never seen). A pass that saw a row twice, a total that fell, or fewer rows than the
-    final total is therefore not trusted: the query is read again, emitting only rows not yet
-    emitted, until a pass is clean (at most MAX_PASSES; rows that arrive all the while are read by
-    the next run's lookback). Rows appended at the end make the total grow, harmlessly.
+    A pass ends where the API's total says (page x size >= total) or at an empty page (short
+    pages before the total go on: a server may serve fewer rows than asked), or, for an API
+    without totals, at the first short page. Offsets over data that changes while
+    it is paged shift: a row inserted before the current offset pushes one row onto the next
+    page (seen twice) and the inserted row is never seen; a deletion pulls one row back onto a
+    page already read (never seen). A pass that saw a row twice, a total that fell, or fewer
+    rows than the final total is therefore not trusted: the query is read again, emitting only
+    rows not yet emitted, until a pass is clean (at most MAX_PASSES). If it never is, the rows
+    read are all the API gives for the query, so one WARNING names the API's count and ours
+    (rows that arrive all the while are read by the next run's lookback).
+
+    A page of rows already seen ends the pass: its end, if short; if full, the API ignores
+    `page` (or loops): PagingError. So do MAX_PAGES pages that never end.
     """
     emitted: set[int] = set()
+    count = count if count is not None else Count()
     for n in range(MAX_PASSES):
         # the first pass's keys are the emitted ones: one set, not two (a day can hold 100 000)
         page, this_pass, shifted, last_total = 1, emitted if n == 0 else set(), False, None
@@ -72,9 +114,11 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
             # thousands of (msgid, phone) pairs; a collision is ~n^2/2^65 (1e-10 at 60 000)
             keys = [hash(identity(r)) for r in rows]
             new_here = {k for k in keys if k not in this_pass}
-            if len(rows) >= size and not new_here:
-                raise ApiError(f"paging made no progress at page {page}: the API answered the "
-                               "same rows again")
+            if rows and not new_here:
+                if len(rows) >= size:
+                    raise PagingError(f"page {page} repeated rows already read: the API "
+                                      "ignores the page number, or its pages loop")
+                break  # a short page of rows already read: the end, as far as paging goes
             shifted |= len(new_here) < len(keys)
             fresh = []
             for row, k in zip(rows, keys, strict=True):
@@ -86,14 +130,21 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
                 yield fresh
             if total is None:
                 done = len(rows) < size
-            else:
+            else:  # short pages go on to the total: a server may cap the page size it serves
                 shifted |= last_total is not None and total < last_total
                 last_total = total
                 done = not rows or page * size >= total
             if done:
                 break
+            if page >= MAX_PAGES:
+                raise PagingError(f"{MAX_PAGES} pages of new rows and still no end")
             page += 1
+        count.api_total, count.rows = last_total, len(emitted)
         if not shifted and (last_total is None or len(this_pass) >= last_total):
             return
-    warn(f"rows kept shifting between pages over {MAX_PASSES} reads of the same query; rows "
-         "that arrived meanwhile are read by the next run (lookback)")
+    if not shifted and last_total is not None and len(emitted) < last_total:
+        warn(f"the API counts {last_total} rows for this query but returned {len(emitted)} "
+             f"over {MAX_PASSES} reads; every row it returned was emitted")
+    else:
+        warn(f"rows kept shifting between pages over {MAX_PASSES} reads of the same query; "
+             "rows that arrived meanwhile are read by the next run (lookback)")

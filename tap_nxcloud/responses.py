@@ -1,15 +1,24 @@
-"""Reading an API's answer: its envelope, its result codes, and rows fit to page and bookmark."""
+"""Reading an API's answer: its envelope and result codes, checked against the documented shape.
+
+An answer that drifts from its pages (a success code with a text where the rows belong, rows that
+are not a list, a total missing or not a count) is an error that names what came, never an empty
+page: the bookmark must not move past rows it never saw. A configured secret echoed anywhere in
+an answer (the email API echoes `secretKey`) is masked before anything reads it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import json
+from collections.abc import Hashable, Iterable
 from typing import Any
-
-import requests
+from urllib.parse import quote, quote_plus
 
 from .errors import ApiError, TransientError
-from .http import json_body
+from .http import Answer, cut, json_body
+from .redact import MASK
 from .spec import RATE_WINDOW, StreamSpec
+
+MAX_TOTAL = 10**12  # a count of rows beyond this is not a count
 
 
 def _dig(payload: Any, path: tuple[str, ...]) -> Any:
@@ -22,26 +31,78 @@ def _dig(payload: Any, path: tuple[str, ...]) -> Any:
 
 def _same_kind(code: Any, like: str | int) -> Any:
     """Codes as the envelope spells them: "0" for 0 where codes are strings, and back."""
-    if isinstance(like, int) and isinstance(code, str) and code.lstrip("-").isdigit():
+    if isinstance(like, int) and isinstance(code, str) and code.lstrip("-").isascii() \
+            and code.lstrip("-").isdigit() and len(code) < 20:
         return int(code)
     if isinstance(like, str) and isinstance(code, int) and not isinstance(code, bool):
         return str(code)
     return code
 
 
-class Reader:
-    """Turns a response into (rows, total) or raises TransientError / ApiError (one line)."""
+def _kind(value: Any) -> str:
+    """What a value is, for a message: its JSON type and a short excerpt."""
+    name = {dict: "an object", list: "a list", str: "a text", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")
+    return f"{name} ({cut(json.dumps(value, ensure_ascii=False, default=str), 80)})"
 
-    def __init__(self, spec: StreamSpec, credentials: tuple[str, str]) -> None:
+
+def count(value: Any) -> int | None:
+    """A documented total: a non-negative whole number (or its ASCII digits), else None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 13:
+        value = int(value)
+    if type(value) is int and 0 <= value < MAX_TOTAL:
+        return value
+    return None
+
+
+class Masker:
+    """Replaces every configured secret, raw or URL-encoded, wherever it appears in an answer.
+    The raw body is searched first (fast); only an answer that holds one is walked."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        forms: set[str] = set()
+        for secret in secrets:
+            if secret and len(secret) >= 3:
+                forms |= {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
+        self.texts = sorted(forms, key=len, reverse=True)
+        needles: set[bytes] = set()
+        for text in self.texts:  # as it can appear inside the JSON text
+            needles |= {text.encode(), json.dumps(text)[1:-1].encode(),
+                        json.dumps(text, ensure_ascii=False)[1:-1].encode(),
+                        json.dumps(text)[1:-1].replace("/", "\\/").encode()}
+        self.needles = tuple(needles)
+
+    def __call__(self, body: bytes, payload: Any) -> Any:
+        if not any(n in body for n in self.needles):
+            return payload
+        return self._walk(payload)
+
+    def _walk(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for text in self.texts:
+                if text in value:
+                    value = value.replace(text, MASK)
+            return value
+        if isinstance(value, list):
+            return [self._walk(v) for v in value]
+        if isinstance(value, dict):
+            return {self._walk(k): self._walk(v) for k, v in value.items()}
+        return value
+
+
+class Reader:
+    """Turns an answer into (rows, total) or raises TransientError / ApiError (one line)."""
+
+    def __init__(self, spec: StreamSpec, secrets: Iterable[str] = ()) -> None:
         self.spec = spec
         self.env = spec.envelope
-        variant_keys = {k for v in spec.variants for k in v}
+        self.success = self.env.codes
+        variant_keys = {k for v in spec.queries for k in v.columns}
         self.keys = tuple(k for k in spec.primary_keys if k not in variant_keys)
-        self.rk = spec.replication_key
-        self.wall = spec.clock == "wall"
         key, secret = spec.credentials
         self.fatal_texts = {t: h.format(key=key, secret=secret)
                             for t, h in self.env.fatal_texts.items()}
+        self.mask = Masker(secrets)
 
     def identity(self, row: dict) -> Hashable:
         keys = self.keys
@@ -49,47 +110,67 @@ class Reader:
             return str(row[keys[0]])
         return tuple(str(row[k]) for k in keys)
 
-    def __call__(self, response: requests.Response) -> tuple[list[dict], int | None]:
+    def __call__(self, answer: Answer) -> tuple[list[dict], int | None]:
         name, env = self.spec.name, self.env
-        payload = json_body(response, name)
-        code = _same_kind(payload.get("code"), env.success) if isinstance(payload, dict) \
-            else None
-        if code == env.success:
-            rows = _dig(payload, env.rows) or []
-            total = _dig(payload, env.total) if env.total else None
-            if not isinstance(rows, list) or (total is not None and not str(total).isdigit()):
-                raise TransientError("HTTP 200 with a success code but no rows or total")
-            return self._usable(rows), None if total is None else int(total)
+        payload = self.mask(answer.body, json_body(answer, name))
+        if not isinstance(payload, dict):
+            raise ApiError(f"{name}: the answer is {_kind(payload)}, not the documented object")
+        code = payload.get("code")
         if code is None:
             raise TransientError("HTTP 200 without a result code")
+        if not isinstance(code, str | int) or isinstance(code, bool):
+            raise ApiError(f"{name}: the answer's code is {_kind(code)}, not a result code")
+        code = _same_kind(code, self.success[0])
         message = next((m for m in (payload.get(k) for k in env.message)
-                        if isinstance(m, str) and m), "no message")
+                        if isinstance(m, str) and m), "")
         text = message.lower()
-        if code == env.skew_code:
-            raise TransientError(f"code {code} ({message})", attempts=2, hint="check the system "
-                                 "clock: NXCloud rejects a ts more than 60 s from its own")
+        shown = cut(message) or "no message"
+        # a rate refusal whatever code comes with it: the SIP family says "appkey access rate
+        # limit" under "1", its success code elsewhere
         if code in env.too_frequent or any(t in text for t in env.too_frequent_texts):
-            raise TransientError(f"code {code} ({message})", min_pause=RATE_WINDOW)
+            raise TransientError(f"code {code} ({shown})", min_pause=RATE_WINDOW)
+        if code in self.success:
+            holder = _dig(payload, env.rows[:-1])
+            if isinstance(holder, str):  # "1" with a text where the rows belong: a refusal
+                return self._refused(code, cut(holder) or "an empty text", holder.lower())
+            return self._rows(payload, code)
+        if code == env.skew_code:
+            raise TransientError(f"code {code} ({shown})", attempts=2, hint="check the system "
+                                 "clock: NXCloud rejects a ts more than 60 s from its own")
         if code in env.transient:
-            raise TransientError(f"code {code} ({message})")
+            raise TransientError(f"code {code} ({shown})")
+        return self._refused(code, shown, text)
+
+    def _refused(self, code: Any, shown: str, text: str):
+        env = self.env
         hint = env.fatal.get(code) or next(
             (h for t, h in self.fatal_texts.items() if t in text), env.default_hint)
-        raise ApiError(f"{name}: NXCloud code {code} ({message}); {hint}")
+        raise ApiError(f"{self.spec.name}: NXCloud code {cut(code, 40)} ({shown}); {hint}")
 
-    def _usable(self, rows: list) -> list[dict]:
-        """Rows must carry their key and a replication key of the expected form: paging and
-        bookmarks depend on them, so anything else is refused with one clear line."""
-        rk, wall = self.rk, self.wall
+    def _rows(self, payload: dict, code: Any) -> tuple[list[dict], int | None]:
+        name, env = self.spec.name, self.env
+        where = ".".join(env.rows)
+        rows = _dig(payload, env.rows)
+        total = None
+        if env.total:
+            raw = _dig(payload, env.total)
+            total = count(raw)
+            if total is None:
+                raise ApiError(f"{name}: the answer has the success code {code!r} but its "
+                               f"{'.'.join(env.total)} is {_kind(raw)}, not a count of rows")
+        if rows is None and total == 0:
+            return [], 0
+        if not isinstance(rows, list):
+            raise ApiError(f"{name}: the answer has the success code {code!r} but its {where} "
+                           f"is {_kind(rows)}, not a list of rows")
         for row in rows:
-            value = row.get(rk) if isinstance(row, dict) else None
-            if not wall and isinstance(value, str) and value.isdigit():
-                value = row[rk] = int(value)  # epoch ms sent as a string
-            ok = (isinstance(value, str) and len(value) == 19 and value[10] == " ") if wall \
-                else (type(value) is int)
-            if not ok or any(row.get(k) in (None, "") for k in self.keys):
-                shown = {k: row.get(k) for k in (*self.keys, rk)} if isinstance(row, dict) \
-                    else row
-                raise ApiError(f"{self.spec.name}: the API returned a row without a usable "
-                               f"{' and '.join(map(repr, (*self.keys, rk)))} ({shown}); cannot "
-                               "page or bookmark safely")
-        return rows
+            if not isinstance(row, dict):
+                raise ApiError(f"{name}: the answer has a row that is {_kind(row)}, not an "
+                               "object")
+            if any(row.get(k) in (None, "") or isinstance(row.get(k), dict | list)
+                   for k in self.keys):
+                shown = cut({k: row.get(k) for k in self.keys}, 120)
+                raise ApiError(f"{name}: the API returned a row without a usable "
+                               f"{' and '.join(map(repr, self.keys))} ({shown}); rows cannot "
+                               "be told apart, so none can be emitted safely")
+        return rows, total

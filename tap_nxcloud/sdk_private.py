@@ -1,10 +1,13 @@
-"""Every private singer-sdk method the tap overrides, fenced here (tests/test_sdk_private.py
-checks that each still exists upstream with the signature relied on, so an SDK upgrade that moves
-one fails loudly instead of silently bypassing it)."""
+"""Every private singer-sdk name the tap touches, fenced here: the methods it overrides, the
+private methods and attributes it reaches, and the text of one SDK log line it silences.
+tests/test_sdk_private.py checks that each still exists upstream as relied on, and that no other
+module touches an SDK private name, so an SDK upgrade that moves one fails loudly instead of
+silently bypassing it."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import msgspec
 from singer_sdk.mapper import SameRecordTransform
@@ -19,6 +22,38 @@ TAP_OVERRIDES = {
     "_validate_config": ("raise_errors",),
     "_handle_termination": ("signum", "frame"),
 }
+# Private methods called (name -> parameters beyond self) and attributes read, on a Stream.
+STREAM_CALLS = {"_write_state_message": ()}
+STREAM_ATTRIBUTES = ("_tap",)
+# An undocumented attribute of the stream's state manager, set as the SDK's own writer does.
+STATE_MANAGER_ATTRIBUTES = ("is_flushed",)
+# Logged by Stream.sync (level ERROR) for any exception, before the tap's own one line.
+SDK_UNHANDLED = "An unhandled error occurred while syncing"
+
+
+def tap_of(stream):
+    """The tap a stream belongs to."""
+    return stream._tap
+
+
+def write_state(stream) -> None:
+    """Write a STATE message now (the stream's state has just moved)."""
+    stream.state_manager.is_flushed = False
+    stream._write_state_message()
+
+
+class _OneErrorLine(logging.Filter):
+    """Drops Stream.sync's generic ERROR line: the CLI ends every failure with one line of its
+    own (the cause, the stream, the setting to check), so the generic one only doubles it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno >= logging.ERROR
+                    and str(record.msg).startswith(SDK_UNHANDLED))
+
+
+def one_error_line(logger: logging.Logger) -> None:
+    if not any(isinstance(f, _OneErrorLine) for f in logger.filters):
+        logger.addFilter(_OneErrorLine())
 
 
 class DirectRecords:
@@ -43,8 +78,8 @@ class DirectRecords:
         maps = self.stream_maps
         self._direct = (len(maps) == 1 and type(maps[0]) is SameRecordTransform
                         and not maps[0].flattening_enabled and all(self.mask.values())
-                        and hasattr(self._tap.message_writer, "write_record"))
-        self._writer = self._tap.message_writer
+                        and hasattr(tap_of(self).message_writer, "write_record"))
+        self._writer = tap_of(self).message_writer
         self._record_prefix = b'{"type":"RECORD","stream":' + msgspec.json.encode(
             self.name) + b',"record":'
         self._mark_extracted()

@@ -102,12 +102,17 @@ SCHEMA = th.PropertiesList(
                 description="First retry delay; doubled on each retry, with jitter."),
     th.Property("backoff_max_seconds", th.NumberType, default=120,
                 description="Longest retry delay (also the cap on a Retry-After header)."),
+    th.Property("max_response_mb", th.IntegerType, default=16,
+                description="Largest answer the tap reads, in MB after decompression (NXCloud's "
+                            "largest pages are about 1 MB); a bigger one is cut off while it is "
+                            "read and stops the stream with one line."),
 ).to_dict()
 
 SECRETS = tuple(spec.secret_setting for spec in STREAMS)
 _PAIRS = tuple(spec.credentials for spec in STREAMS)
 _POSITIVE = ("progress_log_seconds", "window_minutes", "max_window_minutes",
-             "window_target_rows", "max_workers", "request_timeout", "backoff_max_seconds")
+             "window_target_rows", "max_workers", "request_timeout", "backoff_max_seconds",
+             "max_response_mb")
 _NON_NEGATIVE = ("safety_lag_seconds", "max_retries", "backoff_base_seconds",
                  *(spec.lookback_setting for spec in STREAMS))
 _URLS = ("api_url", *(f"{spec.product}_api_url" for spec in STREAMS))
@@ -129,10 +134,15 @@ class Settings:
     backoff_base: float
     backoff_max: float
     progress_every: float
+    max_response_bytes: int
 
     def value(self, name: str):
         value = self.config.get(name)
         return SCHEMA["properties"][name].get("default") if value is None else value
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret: none may reach a record, a state or a log line."""
+        return [str(self.config[name]) for name in SECRETS if self.config.get(name)]
 
     def credentials(self, spec) -> tuple[str, str] | None:
         key, secret = (self.config.get(name) for name in spec.credentials)
@@ -236,4 +246,5 @@ def parse(config: dict) -> Settings:
         backoff_base=float(num("backoff_base_seconds")),
         backoff_max=float(num("backoff_max_seconds")),
         progress_every=float(num("progress_log_seconds")),
+        max_response_bytes=num("max_response_mb") << 20,
     )

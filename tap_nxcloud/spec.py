@@ -57,7 +57,7 @@ class Envelope:
     refusals: retried too, never sooner than RATE_WINDOW.
     """
 
-    success: str | int
+    success: str | int | tuple[str | int, ...]  # one code, or each code a success may carry
     rows: tuple[str, ...]
     total: tuple[str, ...] | None = None
     message: tuple[str, ...] = ("msg", "message", "info")
@@ -68,6 +68,22 @@ class Envelope:
     fatal_texts: Mapping[str, str] = field(default_factory=dict)
     default_hint: str = "see the NXCloud error code table"
     skew_code: str | int | None = None  # signed APIs: ts expired -> retry once, then "check clock"
+
+    @property
+    def codes(self) -> tuple[str | int, ...]:
+        return self.success if isinstance(self.success, tuple) else (self.success,)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One sub-query of every window: request parameters, and the columns that tell its rows
+    apart (sets whose ids may coincide, like voice's group and OTP calls)."""
+
+    params: Mapping[str, Any]
+    columns: Mapping[str, Any]
+
+
+NO_VARIANT = Variant({}, {})
 
 
 @dataclass(frozen=True)
@@ -93,11 +109,15 @@ class StreamSpec:
     max_window_seconds: int | None = None  # the API's longest range (24 h for voice and SIP)
     retention_days: int | None = None  # how far back the API still answers
     min_interval: float = 0.0  # seconds between two requests of the stream (vendor rate limit)
-    # Sub-queries of every window (voice: voiceType 0 and 1); each variant's values are sent and
-    # also added to its rows.
-    variants: tuple[Mapping[str, Any], ...] = ({},)
+    # Sub-queries of every window (voice: voiceType 0 and 1): each variant's `params` are sent,
+    # and its `columns` added to its rows.
+    variants: tuple[Variant, ...] = ()
     filters: Mapping[str, str] = field(default_factory=dict)  # setting -> parameter, when set
 
     @property
     def secret_setting(self) -> str:
         return self.credentials[1]
+
+    @property
+    def queries(self) -> tuple[Variant, ...]:
+        return self.variants or (NO_VARIANT,)

@@ -18,14 +18,14 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from . import schemas
-from .clock import UTC, EpochClock, EpochMillis, WallClock, parse_bookmark
-from .errors import Interrupted, StateError
-from .http import Client
-from .paging import keyset_pages, offset_pages
+from .clock import UTC, EpochClock, EpochMillis, WallClock, epoch_ms, parse_bookmark
+from .errors import ApiError, Interrupted, StateError, located
+from .http import Client, cut
+from .paging import PagingError, keyset_pages, offset_pages
 from .responses import Reader
 from .rows import ACCOUNT, EXTRA, Shaper
 from .runner import Cancelled, iter_windows
-from .sdk_private import DirectRecords
+from .sdk_private import DirectRecords, one_error_line, tap_of, write_state
 from .settings import Settings
 from .spec import Bounds, Keyset, StreamSpec
 from .windows import DayPlanner, Window, WindowPlanner
@@ -54,6 +54,7 @@ class WindowedStream(DirectRecords, Stream):
         self.primary_keys = keys  # public setters; the SDK's __init__ resets both
         self.replication_key = spec.replication_key
         self.settings = settings
+        one_error_line(self.logger)
         self.cancel = threading.Event()
         self.clock = WallClock(settings.zone) if spec.clock == "wall" else EpochClock()
         credentials = settings.credentials(spec) or ("-", "-")  # --discover without credentials
@@ -61,10 +62,16 @@ class WindowedStream(DirectRecords, Stream):
                              max_tries=settings.max_retries + 1,
                              backoff_base=settings.backoff_base,
                              backoff_max=settings.backoff_max, cancel=self.cancel,
-                             min_interval=spec.min_interval * 1.05)  # a margin for jitter
-        self.reader = Reader(spec, credentials)
+                             min_interval=spec.min_interval * 1.05,  # a margin for jitter
+                             max_bytes=settings.max_response_bytes)
+        self.reader = Reader(spec, settings.secret_values())
         self._request = self._build_request(credentials)
         self.shape = make_shaper(spec, schema, self.clock, self.logger.warning, settings.account)
+        # a row's replication key as windows compare it (None: unreadable)
+        self.when = self.clock.comparable if spec.clock == "wall" else epoch_ms
+        self._unreadable: set = set()  # rows kept despite an unreadable time, emitted once
+        self._unreadable_first: tuple | None = None
+        self._unreadable_lock = threading.Lock()
 
     # --- requests ----------------------------------------------------------------------------
     def _build_request(self, credentials: tuple[str, str]):
@@ -85,8 +92,11 @@ class WindowedStream(DirectRecords, Stream):
                                     headers={"Content-Type": "application/json"})
         return request
 
-    def fetch(self, params: dict) -> tuple[list[dict], int | None]:
-        return self.client.call(self._request(params), self.reader)
+    def fetch(self, params: dict, where: str = "") -> tuple[list[dict], int | None]:
+        try:
+            return self.client.call(self._request(params), self.reader)
+        except ApiError as exc:
+            raise located(exc, self.name, where) from None
 
     # --- one window --------------------------------------------------------------------------
     def _bounds(self, window: Window) -> Bounds:
@@ -99,24 +109,57 @@ class WindowedStream(DirectRecords, Stream):
     def pages(self, window: Window) -> Iterator[list[dict]]:
         spec, paging = self.spec, self.spec.paging
         query = spec.query(self._bounds(window))
-        rk, keys, shape = spec.replication_key, spec.primary_keys, self.shape
+        rk, keys, shape, when = spec.replication_key, spec.primary_keys, self.shape, self.when
         lo, hi = self._raw_range(window)
-        for variant in spec.variants:
-            params = {**query, **variant}
+        where = f"window {self.clock.label(window.start)} to {self.clock.label(window.end)}"
+
+        def warn(message: str) -> None:
+            self._warn(f"{where}: {message}")
+        for variant in spec.queries:
+            params = {**query, **variant.params}
             if isinstance(paging, Keyset):
                 def since(start: str, end: str, params=params) -> list[dict]:
-                    return self.fetch({**params, "start": start, "end": end})[0]
-                pages = keyset_pages(since, query["start"], query["end"], self._warn,
-                                     paging.size, rk, keys[0])
+                    return self.fetch({**params, "start": start, "end": end}, where)[0]
+                pages = keyset_pages(since, query["start"], query["end"], warn, paging.size,
+                                     lambda row: when(row.get(rk)), keys[0])
             else:
                 def fetch(page: int, params=params) -> tuple[list[dict], int | None]:
                     return self.fetch({**params, paging.page_param: page,
-                                       paging.size_param: paging.size})
-                pages = offset_pages(fetch, paging.size, self.reader.identity, self._warn)
-            for rows in pages:
-                kept = [shape(r, variant) for r in rows if lo <= r[rk] < hi]
-                if kept:
-                    yield kept
+                                       paging.size_param: paging.size}, where)
+                pages = offset_pages(fetch, paging.size, self.reader.identity, warn)
+            try:
+                for rows in pages:
+                    kept = []
+                    for row in rows:
+                        t = when(row.get(rk))
+                        if t is None:
+                            odd = self._unreadable_time(row, variant.columns)
+                            if odd is not None:
+                                kept.append(odd)
+                        elif lo <= t < hi:
+                            kept.append(shape(row, variant.columns))
+                    if kept:
+                        yield kept
+            except PagingError as exc:
+                raise ApiError(f"{self.name}: {where}: {exc}") from None
+
+    def _unreadable_time(self, row: dict, columns: dict) -> dict | None:
+        """A row whose replication key cannot be read as a time: the query for this window
+        returned it, so it is kept (once a run), its time null and the value as sent in
+        `extra_fields`; the end of the stream's sync counts them in one WARNING."""
+        rk = self.spec.replication_key
+        key = (self.reader.identity(row), *columns.values())
+        with self._unreadable_lock:
+            if key in self._unreadable:
+                return None
+            self._unreadable.add(key)
+            if self._unreadable_first is None:
+                self._unreadable_first = (row.get(rk), key)
+        raw = row.pop(rk, None)
+        shaped = self.shape(row, columns)
+        shaped[rk] = None
+        shaped[EXTRA] = {**(shaped.get(EXTRA) or {}), rk: raw}
+        return shaped
 
     def _raw_range(self, window: Window) -> tuple[Any, Any]:
         """The window in the replication key's wire form: wall strings compare as text; epoch
@@ -133,10 +176,10 @@ class WindowedStream(DirectRecords, Stream):
         """One small request that proves the credentials work (for --test)."""
         end = self.clock.from_instant(self.settings.end)
         bounds = self._bounds(Window(end - 60, end))
-        params = {**self.spec.query(bounds), **self.spec.variants[0]}
+        params = {**self.spec.query(bounds), **self.spec.queries[0].params}
         if not isinstance(self.spec.paging, Keyset):
             params |= {self.spec.paging.page_param: 1, self.spec.paging.size_param: 1}
-        self.fetch(params)
+        self.fetch(params, "checking the credentials")
 
     # --- the range and its bookmark ----------------------------------------------------------
     def bookmark(self) -> dt.datetime | None:
@@ -146,15 +189,15 @@ class WindowedStream(DirectRecords, Stream):
             return None
         try:
             parsed = parse_bookmark(value)
-        except (TypeError, ValueError, OverflowError):
-            raise StateError(f"{self.name}: the state's bookmark {value!r} is not a "
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise StateError(f"{self.name}: the state's bookmark {cut(repr(value), 60)} is not a "
                              f"{self.replication_key} time (RFC 3339 with an offset); fix it or "
                              "remove this stream's entry from the state to read from "
                              "start_date") from None
         if parsed > dt.datetime.now(UTC) + FUTURE_SLACK:
-            raise StateError(f"{self.name}: the state's bookmark {value!r} is in the future; "
-                             "the state was edited or written by a machine with a wrong clock: "
-                             "fix it or remove this stream's entry from the state")
+            raise StateError(f"{self.name}: the state's bookmark {cut(repr(value), 60)} is in "
+                             "the future; the state was edited or written by a machine with a "
+                             "wrong clock: fix it or remove this stream's entry from the state")
         return parsed
 
     def starting_point(self) -> tuple[dt.datetime, str]:
@@ -204,8 +247,7 @@ class WindowedStream(DirectRecords, Stream):
         state = self.get_context_state(None)
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = self.clock.bookmark(tick)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        write_state(self)
 
     def get_replication_key_signpost(self, context) -> None:
         """No signpost: bookmarks are window ends, never later than the range's end."""
@@ -220,11 +262,15 @@ class WindowedStream(DirectRecords, Stream):
         planner = self._planner(first, last)
         self.cancel.clear()
         self._prepare_direct_writes()
-        self._tap.active_streams.add(self)
+        tap = tap_of(self)
+        tap.active_streams.add(self)
         rows = windows = 0
         started = noted = time.monotonic()
         try:
-            for window, pages in iter_windows(planner, self.pages, workers=s.workers,
+            # rate-limited streams read their windows in order: fetching ahead of the pacing
+            # wins nothing, and a kill then re-reads one window, not the ones fetched ahead
+            workers = 1 if self.spec.min_interval else s.workers
+            for window, pages in iter_windows(planner, self.pages, workers=workers,
                                               cancel=self.cancel,
                                               budget_rows=self._budget_rows(),
                                               page_rows=self.spec.paging.size):
@@ -240,10 +286,18 @@ class WindowedStream(DirectRecords, Stream):
                                      "windows of %s", self.name, rows,
                                      self.clock.label(window.end), _span(planner.size))
         except Cancelled:
-            raise Interrupted(self._tap, self._tap.terminating) from None
+            raise Interrupted(tap, tap.terminating) from None
         finally:
-            self._tap.active_streams.discard(self)
+            tap.active_streams.discard(self)
         self.shape.summary()
+        if self._unreadable:
+            raw, key = self._unreadable_first
+            self.logger.warning(
+                "%s: %d row%s had a %s that cannot be read as a time (the first: %s, row %s); "
+                "emitted with %s null and the value as sent in %s", self.name,
+                len(self._unreadable), "" if len(self._unreadable) == 1 else "s",
+                self.replication_key, cut(repr(raw), 80), cut(repr(key), 80),
+                self.replication_key, EXTRA)
         self.logger.info("%s: done: %d rows in %d window%s, %d requests, %.1f s", self.name,
                          rows, windows, "" if windows == 1 else "s", self.client.requests_sent,
                          time.monotonic() - started)

@@ -17,6 +17,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 from . import redact
 from .clock import SettingError, parse_bookmark
 from .errors import Interrupted, StateError, TapError
+from .http import cut
 from .settings import SCHEMA, SECRETS, parse
 from .stream import WindowedStream
 from .streams import BY_NAME, STREAMS
@@ -69,7 +70,8 @@ class TapNXCloud(Tap):
         if unknown:
             self.logger.info("Ignoring the state of streams this tap does not have: %s",
                              ", ".join(unknown))
-        super().load_state({**state, "bookmarks": {k: _upgraded(v) for k, v in bookmarks.items()
+        super().load_state({**state, "bookmarks": {k: _upgraded(k, v)
+                                                   for k, v in bookmarks.items()
                                                    if k in BY_NAME}})
         if getattr(self, "_syncing", False):
             for stream in self.streams.values():
@@ -140,13 +142,18 @@ class TapNXCloud(Tap):
         ctx.exit(1 if failed else 0)
 
 
-def _upgraded(entry: dict) -> dict:
+def _upgraded(name: str, entry: dict) -> dict:
     """v0.1 bookmarked cc_cdrs in epoch milliseconds; every bookmark is RFC 3339 now."""
     value = entry.get("replication_key_value")
     if (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, str) and value.isdigit()):
-        return {**entry, "replication_key_value": parse_bookmark(value).strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ")}
+            isinstance(value, str) and value.isascii() and value.isdigit()):
+        try:
+            mark = parse_bookmark(value)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise StateError(f"{name}: the state's bookmark {cut(repr(value), 60)} is not a "
+                             "time; fix it or remove this stream's entry from the state to read "
+                             "from start_date") from None
+        return {**entry, "replication_key_value": mark.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
     return entry
 
 

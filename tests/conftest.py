@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +18,29 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tap_nxcloud.double import ApiDouble
-from tap_nxcloud.double.data import cc_rows, flash_rows
+from nxcloud_double import ApiDouble
+from nxcloud_double.endpoints import BY_ALIAS, BY_STREAM
 from tap_nxcloud.schemas import load as load_schema
+from tap_nxcloud.streams import BY_NAME as SPEC_OF
+from tap_nxcloud.streams import STREAMS as SPECS
+
+# The suite's layers (pyproject.toml's markers): `pytest -m unit` runs in seconds.
+UNIT = {"test_units.py", "test_schemas.py", "test_sdk_private.py", "test_double.py"}
+INTEGRATION = {"test_meltano.py", "test_orchestrate.py", "test_dbt.py", "test_meltano_project.py",
+               "test_hub.py", "test_loaders.py"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        name = item.path.name
+        layer = "unit" if name in UNIT else "integration" if name in INTEGRATION else "e2e"
+        if not any(m.name in ("unit", "e2e", "integration") for m in item.iter_markers()):
+            item.add_marker(getattr(pytest.mark, layer))
+
+
+# The double's row generators, by their old names.
+flash_rows, cc_rows, sms_rows, voice_rows, sip_rows, did_rows = (
+    BY_ALIAS[a].rows for a in ("flash", "cc", "sms", "voice", "sip", "did"))
 
 ZONE = ZoneInfo("Asia/Shanghai")
 BIN = Path(sys.executable).parent
@@ -34,6 +58,8 @@ class Run:
     stdout: str
     stderr: str
     messages: list[dict] = field(default_factory=list)
+    seconds: float = 0.0  # wall time of the process
+    rss_mb: float = 0.0  # its peak resident memory
 
     def records(self, stream: str) -> list[dict]:
         return [m["record"] for m in self.messages
@@ -61,12 +87,47 @@ def run_tap(config: dict, tmp_path: Path, *args: str, state: dict | None = None,
         st = tmp_path / f"state-{time.monotonic_ns()}.json"
         st.write_text(json.dumps(state))
         cmd += ["--state", str(st)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                          env={**os.environ, **(env or {})})
-    run = Run(proc.returncode, proc.stdout, proc.stderr)
-    if proc.stdout.lstrip().startswith("{\"type\""):
-        run.messages = parse_messages(proc.stdout)
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        try:
+            status, usage = _wait(proc, timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = (f.read().decode(errors="replace") for f in (out, err))
+    run = Run(os.waitstatus_to_exitcode(status), stdout, stderr,
+              seconds=time.monotonic() - started, rss_mb=usage)
+    if stdout.lstrip().startswith("{\"type\""):
+        run.messages = parse_messages(stdout)
     return run
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, float]:
+    """Wait for the process (at most `timeout` s) and reap it: its status and peak RSS in MB.
+
+    The peak is the process's own high-water mark (VmHWM) read while it runs, not rusage's
+    ru_maxrss, which also counts this test process's pages at the fork before the exec."""
+    deadline = time.monotonic() + timeout
+    peak = 0
+    status_file = f"/proc/{proc.pid}/status"
+    while True:
+        try:
+            with open(status_file) as f:
+                peak = max(peak, next((int(line.split()[1]) for line in f
+                                       if line.startswith("VmHWM:")), 0))
+        except (OSError, ValueError):
+            pass
+        pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return status, peak / 1024
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        time.sleep(0.01)
 
 
 def _time(value, zone: ZoneInfo):
@@ -81,11 +142,23 @@ def _time(value, zone: ZoneInfo):
 
 def expected(stream: str, row: dict, zone: ZoneInfo = ZONE, **added) -> dict:
     """What the tap must emit for a row the double holds (in its canonical types): every
-    date-time field of the stream's schema as RFC 3339, plus the columns the tap adds."""
-    out = dict(row)
-    for name, prop in load_schema(stream)["properties"].items():
-        if prop.get("format") == "date-time" and name in out:
-            out[name] = _time(out[name], zone)
+    date-time field of the stream's schema as RFC 3339, the double's internal fields under the
+    tap's column names, fields the schema does not declare in `extra_fields`, plus the columns
+    the tap adds."""
+    props = load_schema(stream)["properties"]
+    internal = BY_STREAM[stream].internal
+    out, extra = {}, {}
+    for name, value in row.items():
+        if name in internal:
+            out[internal[name]] = value
+        elif name not in props:
+            extra[name] = value
+        elif props[name].get("format") == "date-time":
+            out[name] = _time(value, zone)
+        else:
+            out[name] = value
+    if extra:
+        out["extra_fields"] = extra
     return {**out, **added}
 
 
@@ -97,7 +170,8 @@ def config_for(double: ApiDouble, **extra) -> dict:
     c = double.credentials
     return {"api_url": double.url, "start_date": "2026-10-01",
             "end_date": "2026-10-04T00:00:00+08:00",
-            "flash_call_app_key": c.flash_app_key, "flash_call_app_secret": c.flash_app_secret,
+            "flash_call_app_key": c.flash_call_app_key,
+            "flash_call_app_secret": c.flash_call_app_secret,
             "cc_access_key": c.cc_access_key, "cc_access_secret": c.cc_access_secret,
             "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.5, **extra}
 
@@ -130,3 +204,123 @@ def assert_exact(run: Run, double: ApiDouble, *, flash_from: str = "", cc_from: 
     want_cc = [expected("cc_cdrs", r) for r in double.cc.rows() if r["startTime"] >= cc_from]
     assert len({r["callId"] for r in cc}) == len(cc), "duplicate cc rows"
     assert sorted(cc, key=lambda r: r["callId"]) == sorted(want_cc, key=lambda r: r["callId"])
+
+
+# --- any registered stream, over a recent range ------------------------------------------------
+STREAM_NAMES = tuple(spec.name for spec in SPECS)  # every stream in the registry
+WALL_STREAMS = tuple(spec.name for spec in SPECS if spec.clock == "wall")
+PACED = tuple(spec.name for spec in SPECS if spec.min_interval)
+
+def recent_range(hours: float = 3.0) -> tuple[dt.datetime, dt.datetime]:
+    """[now - hours, now - 10 min) in the double's zone, whole minutes: inside every stream's
+    retention, and one window of the paced streams (voice, SIP)."""
+    now = dt.datetime.now(ZONE).replace(second=0, microsecond=0)
+    return now - dt.timedelta(hours=hours), now - dt.timedelta(minutes=10)
+
+
+def load_stream(double: ApiDouble, stream: str, n: int, seed: int,
+                span: tuple[dt.datetime, dt.datetime] | None = None) -> list[dict]:
+    """n generated rows of a stream spread over `span` (default: recent_range())."""
+    start, end = span or recent_range()
+    rows = BY_STREAM[stream].rows(n, seed=seed, start=start.strftime("%Y-%m-%d %H:%M:%S"),
+                                  span_seconds=int((end - start).total_seconds()),
+                                  zone=double.zone)
+    double.tables[stream].add(rows)
+    return rows
+
+
+def stream_config(url: str, double: ApiDouble, stream: str,
+                  span: tuple[dt.datetime, dt.datetime] | None = None, **extra) -> dict:
+    """A config reading one stream through `url` (the double, or a server in front of it)."""
+    start, end = span or recent_range()
+    spec = SPEC_OF[stream]
+    return {"api_url": url, "start_date": start.isoformat(), "end_date": end.isoformat(),
+            "timezone": double.zone.key, "backoff_base_seconds": 0.05,
+            "backoff_max_seconds": 0.3, "request_timeout": 5,
+            **{name: double.credentials.values[name] for name in spec.credentials}, **extra}
+
+
+def key_of(stream: str, record: dict) -> tuple:
+    return tuple(record[k] for k in SPEC_OF[stream].primary_keys)
+
+
+def want_records(double: ApiDouble, stream: str,
+                 span: tuple[dt.datetime, dt.datetime] | None = None) -> dict[tuple, dict]:
+    """What the tap must emit of a stream over `span`: every row the double holds there."""
+    start, end = span or recent_range()
+    spec = SPEC_OF[stream]
+    if spec.clock == "epoch":
+        lo, hi = (int(t.timestamp() * 1000) for t in (start, end))
+    else:
+        lo, hi = (t.astimezone(double.zone).strftime("%Y-%m-%d %H:%M:%S") for t in (start, end))
+    out = {}
+    for row in double.tables[stream].rows():
+        if lo <= row[spec.replication_key] < hi:
+            record = expected(stream, row, double.zone)
+            out[key_of(stream, record)] = record
+    return out
+
+
+def assert_rows_exact(run: Run, double: ApiDouble, stream: str,
+                      span: tuple[dt.datetime, dt.datetime] | None = None) -> None:
+    """Every row of the span came out once, field for field: none lost, none twice."""
+    got = run.records(stream)
+    keys = [key_of(stream, r) for r in got]
+    assert len(keys) == len(set(keys)), f"{stream}: a row was emitted twice"
+    want = want_records(double, stream, span)
+    assert want, f"{stream}: the test has no rows in its range"
+    assert dict(zip(keys, got, strict=True)) == want, stream
+
+
+# --- a throwaway PostgreSQL cluster (Meltano, dbt and loader tests) -------------------------
+def _pg_bin() -> str | None:
+    found = shutil.which("pg_ctl")
+    candidates = [os.path.dirname(found)] if found else []
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for d in candidates:
+        if all(os.path.exists(os.path.join(d, b)) for b in ("initdb", "pg_ctl", "psql")):
+            return d
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL cluster on 127.0.0.1, its default time zone deliberately not UTC."""
+    bindir = _pg_bin()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the PostgreSQL test, but initdb/pg_ctl/psql are not "
+                        "installed (.ci/run installs the Debian package postgresql)")
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl, psql) not found: install the "
+                    "Debian package postgresql to run this test")
+    base = Path(tempfile.mkdtemp(prefix="tap-nxcloud-pg-"))
+    base.chmod(0o755)
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(base, "postgres")
+    port = _free_port()
+
+    def run(*cmd):
+        return subprocess.run([*as_user, *cmd], check=True, capture_output=True, text=True)
+    run(f"{bindir}/initdb", "-D", f"{base}/data", "-A", "trust", "-U", "postgres")
+    run(f"{bindir}/pg_ctl", "-D", f"{base}/data", "-l", f"{base}/log", "-w", "-o",
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start")
+
+    def psql(sql: str) -> list[list[str]]:
+        done = subprocess.run([f"{bindir}/psql", "-h", "127.0.0.1", "-p", str(port), "-U",
+                               "postgres", "-d", "postgres", "-At", "-F", "|", "-c", sql],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{sql}: {done.stderr}"
+        return [line.split("|") for line in done.stdout.splitlines()]
+    psql("ALTER DATABASE postgres SET timezone TO 'America/New_York'")
+    try:
+        yield port, psql
+    finally:
+        run(f"{bindir}/pg_ctl", "-D", f"{base}/data", "-m", "fast", "stop")
+        shutil.rmtree(base, ignore_errors=True)

@@ -31,12 +31,13 @@ def test_connection_test_names_what_works_and_what_does_not(loaded, tmp_path):
     bad = run_tap(config_for(loaded, cc_access_secret="nope"), tmp_path, "--test")
     assert bad.returncode == 1
     assert "OK flash_call_cdrs" in bad.stderr
-    assert re.search(r"FAILED cc_cdrs: NXCloud code 1003 .*check cc_access_secret", bad.stderr)
+    assert re.search(r"FAILED cc_cdrs: .*NXCloud code 1003 .*check cc_access_secret", bad.stderr)
     assert "Traceback" not in bad.stderr
 
 
 KEYS = {"flash_call_cdrs": (["id"], "gmtCreate"), "cc_cdrs": (["callId"], "startTime"),
-        "sms_cdrs": (["msgid", "phone"], "date"), "voice_cdrs": (["voiceType", "id"], "start_time"),
+        "sms_cdrs": (["msgid", "phone"], "date"),
+        "voice_cdrs": (["request_voice_type", "id"], "start_time"),
         "sip_cdrs": (["id"], "start_time"), "did_cdrs": (["id"], "startTime")}
 
 

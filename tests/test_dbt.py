@@ -22,7 +22,6 @@ import pytest
 import yaml
 
 from .conftest import BIN
-from .test_meltano import postgres  # noqa: F401 (the throwaway PostgreSQL cluster fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSFORM = ROOT / "transform"
@@ -430,7 +429,7 @@ def _rebuilt(table: str, appended: str = "") -> list[str]:
 
 
 @pytest.mark.integration
-def test_transformed_into_postgres(meltano_env, double, postgres, tmp_path):  # noqa: F811
+def test_transformed_into_postgres(meltano_env, double, postgres, tmp_path):
     """target-postgres (camelCase columns, `_sdc_` metadata, jsonb) and dbt-postgres on a server
     whose zone is not UTC: every model and test passes and daily_usage matches the raw tables."""
     port, psql = postgres

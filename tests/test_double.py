@@ -19,13 +19,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tap_nxcloud.double import ApiDouble, Faults
-from tap_nxcloud.double.data import WALL, did_rows, sip_rows, sms_rows, voice_rows
+from nxcloud_double import ApiDouble, Faults
+from nxcloud_double.data import WALL
+
+from .conftest import did_rows, sip_rows, sms_rows, voice_rows
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime.now(ZONE).replace(microsecond=0)
 DAY = (NOW - dt.timedelta(days=2)).replace(hour=0, minute=0, second=0)  # inside every retention
-NO_LIMITS = {"rate_limits": {"voice_cdrs": 0, "sip_cdrs": 0}, "sms_max_per_second": 0}
+NO_LIMITS = {"rate_limits": {"voice_cdrs": 0, "sip_cdrs": 0, "sms_cdrs": 0}}
 PAGE_TEXT = "page_size or page_index invalid"
 # The fields MORE-STREAMS.md says may come as numbers or strings, with their canonical type.
 AMBIGUOUS = {
@@ -373,7 +375,7 @@ def test_did_ts_skew_follows_the_server_clock(double):
 
 # --- rate limits -----------------------------------------------------------------------------
 def test_rate_limits_refuse_count_and_reset():
-    with ApiDouble(sms_max_per_second=3) as d:
+    with ApiDouble(rate_limits={"sms_cdrs": (3, 1.0)}) as d:
         fill(d)
         assert voice(d)["code"] == "1"
         assert voice(d) == {"code": "0", "info": "request too frequent"}
@@ -477,10 +479,10 @@ def test_generators_are_deterministic():
 
 
 def test_cli_config_carries_every_credential_and_keeps_rows_in_retention():
-    cmd = [sys.executable, "-m", "tap_nxcloud.double", "--port", "0", "--flash-rows", "0",
+    cmd = [sys.executable, "-m", "nxcloud_double", "--port", "0", "--flash-rows", "0",
            "--cc-rows", "0", "--sms-rows", "30", "--voice-rows", "200", "--sip-rows", "20",
            "--did-rows", "20", "--start", "2020-01-01T00:00:00", "--span-days", "30",
-           "--voice-min-interval", "0"]
+           "--rate-limit", "voice_cdrs=0"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         first = json.loads(proc.stdout.readline())
@@ -489,7 +491,7 @@ def test_cli_config_carries_every_credential_and_keeps_rows_in_retention():
                               ("did", "access")):
             assert config[f"{product}_{kind}_key"] and config[f"{product}_{kind}_secret"]
         assert (first["sms_rows"], first["voice_rows"], first["sip_rows"], first["did_rows"]) == (
-            30, 400, 20, 20)
+            30, 200, 20, 20)
         now = dt.datetime.now(ZONE)
         for stream, days in (("sms_cdrs", 30), ("voice_cdrs", 7), ("sip_cdrs", 15)):
             begin, end = (dt.datetime.fromisoformat(t) for t in first["windows"][stream])

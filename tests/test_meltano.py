@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import glob
 import json
 import os
-import shutil
-import socket
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tap_nxcloud.double.data import cc_rows, flash_rows
 from tap_nxcloud.streams import STREAMS
 
-from .conftest import BIN, START_MS, START_WALL, TAP, expected_flash
+from .conftest import BIN, START_MS, START_WALL, TAP, cc_rows, expected_flash, flash_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = str(BIN / "meltano")
@@ -69,59 +64,6 @@ def test_meltano_yml_declares_every_setting_like_the_tap():
     assert _plugins("loaders")["target-postgres"]["env"] == {"PGTZ": "UTC"}
 
 
-def _pg_bin() -> str | None:
-    found = shutil.which("pg_ctl")
-    candidates = [os.path.dirname(found)] if found else []
-    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
-    for d in candidates:
-        if all(os.path.exists(os.path.join(d, b)) for b in ("initdb", "pg_ctl", "psql")):
-            return d
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A throwaway PostgreSQL cluster on 127.0.0.1, its default time zone deliberately not UTC."""
-    bindir = _pg_bin()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the PostgreSQL test, but initdb/pg_ctl/psql are not "
-                        "installed (.ci/run installs the Debian package postgresql)")
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl, psql) not found: install the "
-                    "Debian package postgresql to run this test")
-    base = Path(tempfile.mkdtemp(prefix="tap-nxcloud-pg-"))
-    base.chmod(0o755)
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if as_user:
-        shutil.chown(base, "postgres")
-    port = _free_port()
-
-    def run(*cmd):
-        return subprocess.run([*as_user, *cmd], check=True, capture_output=True, text=True)
-    run(f"{bindir}/initdb", "-D", f"{base}/data", "-A", "trust", "-U", "postgres")
-    run(f"{bindir}/pg_ctl", "-D", f"{base}/data", "-l", f"{base}/log", "-w", "-o",
-        f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start")
-
-    def psql(sql: str) -> list[list[str]]:
-        done = subprocess.run([f"{bindir}/psql", "-h", "127.0.0.1", "-p", str(port), "-U",
-                               "postgres", "-d", "postgres", "-At", "-F", "|", "-c", sql],
-                              capture_output=True, text=True, check=False)
-        assert done.returncode == 0, f"{sql}: {done.stderr}"
-        return [line.split("|") for line in done.stdout.splitlines()]
-    psql("ALTER DATABASE postgres SET timezone TO 'America/New_York'")
-    try:
-        yield port, psql
-    finally:
-        run(f"{bindir}/pg_ctl", "-D", f"{base}/data", "-m", "fast", "stop")
-        shutil.rmtree(base, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def meltano_env(tmp_path_factory):
     """meltano install into a private system directory, so a developer's .meltano is untouched."""
@@ -141,8 +83,8 @@ def _meltano_run(env: dict, double, port: int, end_date: str, *args: str,
     env = {**env, **extra, "TAP_NXCLOUD_API_URL": double.url,
            "TAP_NXCLOUD_START_DATE": "2026-10-01",
            "TAP_NXCLOUD_END_DATE": end_date,
-           "TAP_NXCLOUD_FLASH_CALL_APP_KEY": c.flash_app_key,
-           "TAP_NXCLOUD_FLASH_CALL_APP_SECRET": c.flash_app_secret,
+           "TAP_NXCLOUD_FLASH_CALL_APP_KEY": c.flash_call_app_key,
+           "TAP_NXCLOUD_FLASH_CALL_APP_SECRET": c.flash_call_app_secret,
            "TAP_NXCLOUD_CC_ACCESS_KEY": c.cc_access_key,
            "TAP_NXCLOUD_CC_ACCESS_SECRET": c.cc_access_secret,
            "TARGET_POSTGRES_PORT": str(port), "TARGET_POSTGRES_USER": "postgres",

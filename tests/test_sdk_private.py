@@ -35,3 +35,73 @@ def test_every_private_override_is_listed_in_the_fence():
     tap_own = {n for n in vars(TapNXCloud) if n.startswith("_") and not n.startswith("__")
                and callable(getattr(Tap, n, None) or getattr(PluginBase, n, None))}
     assert tap_own == set(TAP_OVERRIDES)
+
+
+def test_each_private_call_and_attribute_still_exists_upstream(loaded):
+    from tap_nxcloud.sdk_private import (
+        SDK_UNHANDLED,
+        STATE_MANAGER_ATTRIBUTES,
+        STREAM_ATTRIBUTES,
+        STREAM_CALLS,
+    )
+
+    from .conftest import config_for
+    for name, params in STREAM_CALLS.items():
+        upstream = getattr(Stream, name, None)
+        assert upstream is not None, f"singer-sdk no longer has Stream.{name}"
+        assert [p for p in inspect.signature(upstream).parameters if p != "self"] == list(params)
+    stream = next(iter(TapNXCloud(config=config_for(loaded)).streams.values()))
+    for name in STREAM_ATTRIBUTES:
+        assert name in vars(stream), f"singer-sdk streams no longer set {name}"
+    for name in STATE_MANAGER_ATTRIBUTES:
+        assert hasattr(stream.state_manager, name), f"the state manager has no {name}"
+    # the generic line the tap silences (one ERROR line a failure) is still the one logged
+    assert SDK_UNHANDLED in inspect.getsource(Stream.sync)
+
+
+class _PlainStream(Stream):
+    name = "plain"
+    schema = {"properties": {"id": {"type": "integer"}}}  # noqa: RUF012
+
+    def get_records(self, context):
+        return []
+
+
+class _PlainTap(Tap):
+    name = "plain-tap"
+    config_jsonschema = {"properties": {}}  # noqa: RUF012
+
+    def discover_streams(self):
+        return [_PlainStream(self)]
+
+
+def _sdk_private_names() -> set[str]:
+    """What singer-sdk itself names privately: its classes' members and what a plain tap and
+    stream of its own set on their instances."""
+    tap = _PlainTap(config={})
+    stream = tap.streams["plain"]
+    names = set(dir(Stream)) | set(dir(Tap)) | set(dir(PluginBase)) | set(vars(stream)) \
+        | set(vars(tap)) | set(dir(stream.state_manager)) | set(vars(stream.state_manager))
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def test_no_module_but_the_fence_touches_a_private_sdk_name():
+    """Any `x._name` (or the undocumented `is_flushed`) where `_name` is private to singer-sdk
+    must go through tap_nxcloud/sdk_private.py; an own attribute that happens to share an SDK
+    private name would shadow it, and is caught too."""
+    import ast
+    from pathlib import Path
+
+    import tap_nxcloud
+    from tap_nxcloud.sdk_private import STATE_MANAGER_ATTRIBUTES
+    sdk = _sdk_private_names()
+    allowed = set(STREAM_OVERRIDES) | set(TAP_OVERRIDES)
+    watched = (sdk - allowed) | set(STATE_MANAGER_ATTRIBUTES)
+    found = []
+    for path in Path(tap_nxcloud.__file__).parent.rglob("*.py"):
+        if path.name == "sdk_private.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr in watched:
+                found.append(f"{path.name}:{node.lineno}: .{node.attr}")
+    assert found == [], "private singer-sdk names outside sdk_private.py: " + ", ".join(found)

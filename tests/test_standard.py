@@ -6,11 +6,10 @@ import atexit
 
 from singer_sdk.testing import get_tap_test_class
 
-from tap_nxcloud.double import ApiDouble
-from tap_nxcloud.double.data import cc_rows, flash_rows
+from nxcloud_double import ApiDouble
 from tap_nxcloud.tap import TapNXCloud
 
-from .conftest import SPAN_S, START_MS, START_WALL, config_for
+from .conftest import SPAN_S, START_MS, START_WALL, cc_rows, config_for, flash_rows
 
 # The factory needs its config when the class is built, at import: one double for the module.
 _DOUBLE = ApiDouble().start()

@@ -8,14 +8,14 @@ import math
 import jsonschema
 import pytest
 
-from tap_nxcloud.double.data import cc_rows, flash_rows
-
 from .conftest import (
     START_MS,
     START_WALL,
     assert_exact,
+    cc_rows,
     config_for,
     expected_flash,
+    flash_rows,
     run_tap,
 )
 

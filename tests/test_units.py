@@ -21,8 +21,7 @@ from tap_nxcloud.clock import (
     parse_bookmark,
     parse_instant,
 )
-from tap_nxcloud.errors import ApiError
-from tap_nxcloud.paging import keyset_pages, offset_pages
+from tap_nxcloud.paging import PagingError, keyset_pages, offset_pages
 from tap_nxcloud.rows import Shaper
 from tap_nxcloud.runner import iter_windows
 from tap_nxcloud.windows import DayPlanner, Window, WindowPlanner
@@ -55,6 +54,10 @@ def test_auth_signs_the_bytes_sent_with_a_fresh_ts_each_time():
     assert "abciiiko2k3" not in json.dumps(dict(first.headers))
 
 
+def _when(row):
+    return row["gmtCreate"]
+
+
 def _flash_api(rows):
     """An in-memory flash endpoint: inclusive bounds, ordered by gmtCreate then id, 100 max."""
     calls = []
@@ -71,7 +74,7 @@ def test_flash_keyset_paging_dedupes_the_repeated_second():
     rows = [{"id": i, "gmtCreate": f"2026-10-01 00:00:{i // 7:02d}"} for i in range(350)]
     fetch, calls = _flash_api(rows)
     got = [r["id"] for page in keyset_pages(fetch, "2026-10-01 00:00:00", "2026-10-01 00:00:59",
-                                           warn=pytest.fail) for r in page]
+                                           pytest.fail, 100, _when) for r in page]
     assert sorted(got) == list(range(350)) and len(got) == 350
     assert len(calls) == 4  # ceil(350 / (100 - rows of the repeated second)) and no more
 
@@ -82,7 +85,7 @@ def test_flash_paging_warns_and_moves_on_past_a_crowded_second():
     fetch, calls = _flash_api(rows)
     warnings = []
     got = [r["id"] for page in keyset_pages(fetch, "2026-10-01 00:00:00", "2026-10-01 00:00:59",
-                                           warn=warnings.append) for r in page]
+                                           warnings.append, 100, _when) for r in page]
     assert len(got) == len(set(got)) == 103
     assert len(warnings) == 1 and "2026-10-01 00:00:05" in warnings[0]
     assert calls == ["2026-10-01 00:00:00", "2026-10-01 00:00:05", "2026-10-01 00:00:06"]
@@ -166,7 +169,7 @@ def test_offset_paging_emits_a_row_the_api_sends_twice_in_one_page_once():
 
 def test_offset_paging_refuses_a_server_that_ignores_page():
     rows = [{"id": i} for i in range(100)]
-    with pytest.raises(ApiError, match="no progress"):
+    with pytest.raises(PagingError, match="ignores the page number"):
         list(offset_pages(lambda page: (rows, 1000), 100, _ident, pytest.fail))
 
 
@@ -299,8 +302,9 @@ def test_shaper_converts_lossless_values_and_keeps_the_rest_visible():
                    "at": "2026-10-01T08:00:00+08:00", "extra_fields": {"brandNew": [1]},
                    "account": "acme"}
     assert len(warnings) == 1 and "brandNew" in warnings[0]
-    row = shape({"id": 8, "price": "n/a", "size": "", "at": "", "brandNew": 2}, {"voiceType": 1})
-    assert row == {"id": 8, "price": None, "size": None, "at": None, "voiceType": 1,
+    row = shape({"id": 8, "price": "n/a", "size": "", "at": "", "brandNew": 2},
+                {"request_voice_type": 1})
+    assert row == {"id": 8, "price": None, "size": None, "at": None, "request_voice_type": 1,
                    "extra_fields": {"price": "n/a", "brandNew": 2}, "account": "acme"}
     assert len(warnings) == 2 and "price" in warnings[1] and "{'id': 8}" in warnings[1]
     row = shape({"id": 9, "at": "0000-00-00 00:00:00"})  # not a time: kept visible, warned

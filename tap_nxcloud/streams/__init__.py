@@ -1,14 +1,18 @@
 """Every NXCloud record type the tap reads: one small declarative module a stream.
 
-To add a stream: write its module (a `StreamSpec`), its JSON Schema in schemas/, its handler in
-the API double, and list it here.
+`MODULES` is the registry: the one place a stream is listed. The tap's streams and settings, the
+API double's endpoints (`double/nxcloud_double/endpoints/<module>.py`), the generated docs and
+meltano.yml, and the tests that run over every stream all read it.
 """
 
 from __future__ import annotations
 
-from ..spec import StreamSpec
-from . import cc, did, flash_call, sip, sms, voice
+from importlib import import_module
 
-STREAMS: tuple[StreamSpec, ...] = (flash_call.SPEC, cc.SPEC, sms.SPEC, voice.SPEC, sip.SPEC,
-                                   did.SPEC)
+from ..spec import StreamSpec
+
+MODULES = ("flash_call", "cc", "sms", "voice", "sip", "did")
+
+STREAMS: tuple[StreamSpec, ...] = tuple(import_module(f"{__name__}.{m}").SPEC for m in MODULES)
 BY_NAME = {spec.name: spec for spec in STREAMS}
+MODULE_OF = {spec.name: module for spec, module in zip(STREAMS, MODULES, strict=True)}

@@ -12,21 +12,51 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import random
 
+from ..data import COUNTRIES, clock, hard, later, number, remark, unset, wall
 from ..table import Table
 from ..wire import Wire
 from . import signed
-from .base import Endpoint, Reply, Request, join, ordered
+from .core import Endpoint, Reply, Request, join, ordered
 
 BIZ_TYPE, ACTION = "4", "cdr"
 MAX_PAGE_SIZE = 999
 FILTERS = {"didNumber": "number", "callNumber": "callNumber", "type": "callType"}
 
 
-def table() -> Table:
-    wire = Wire("did_cdrs", {"callDuration": int, "feeDurationMinute": float,
-                             "callPriceUnit": float, "callPrice": float})
-    return Table("startTime", "id", identity=("id",), wire=wire)
+ENDS = [("-7", "Caller Hang-up"), ("-8", "Callee Hang-up"), ("486", "Busy Here"),
+        ("480", "Temporarily Unavailable"), ("487", "Request Terminated")]
+
+
+def rows(n: int, *, seed: int, start: str, span_seconds: int, first_id: int = 1, **_,
+         ) -> list[dict]:
+    """n DID rows: feeType 0 bills whole minutes (60+60), 1 by the second (1+1)."""
+    rng = random.Random(f"did-{seed}")
+    out = []
+    for i, started in enumerate(clock(rng, n, start, span_seconds)):
+        cc, country = rng.choice(COUNTRIES)
+        answered = rng.random() < 0.8
+        duration = rng.randrange(1, 900) if answered else 0
+        fee_type = rng.choice([0, 1])
+        minutes = math.ceil(duration / 60) if fee_type == 0 else round(duration / 60, 2)
+        unit = rng.choice([0.012, 0.055, 0.1, 0.3])
+        reason, reason_name = rng.choice(ENDS)
+        out.append(remark(rng, {
+            "id": first_id + i, "startTime": wall(started),
+            "endTime": wall(later(started, duration + rng.randrange(0, 20)))
+            if rng.random() < 0.97 else unset(rng),
+            "number": f"66{rng.randrange(10**8, 10**9)}", "callNumber": number(rng, cc),
+            "callType": rng.choice([0, 0, 0, 1]), "countryName": country,
+            "callDuration": duration, "feeType": fee_type, "feeDurationMinute": minutes,
+            "callPriceUnit": unit, "callPrice": round(unit * minutes, 4),
+            "endDirection": rng.choice([0, 1, 2]), "endReason": reason,
+            "endReasonName": hard(rng, reason_name),
+            "callerIp": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            "calleeIp": rng.choice([None, "127.0.0.1", f"172.16.{rng.randrange(256)}.9"]),
+        }))
+    return out
 
 
 def failure(code: int, message: str) -> Reply:
@@ -41,7 +71,14 @@ def page(total: int, number: int, size: int, blobs: list[bytes]) -> Reply:
 
 class Did(Endpoint):
     stream = "did_cdrs"
+    alias = "did"
     path = "/api/did/cdr"
+    rows = staticmethod(rows)
+
+    def table(self) -> Table:
+        wire = Wire(self.stream, {"callDuration": int, "feeDurationMinute": float,
+                                  "callPriceUnit": float, "callPrice": float})
+        return Table("startTime", "id", identity=("id",), wire=wire)
 
     def params(self, req: Request) -> dict:
         return signed.json_object(req.body) or {}
@@ -53,22 +90,22 @@ class Did(Endpoint):
         if refused:
             return failure(*refused)
         p = self.params(req)
-        day, size, number = _day(p.get("date")), p.get("pageSize"), p.get("page")
+        day, size, page_no = _day(p.get("date")), p.get("pageSize"), p.get("page")
         filters = {k: p[k] for k in FILTERS if p.get(k) not in (None, "")}
-        if (day is None or not _int(size, 1, MAX_PAGE_SIZE) or not _int(number, 1)
+        if (day is None or not _int(size, 1, MAX_PAGE_SIZE) or not _int(page_no, 1)
                 or not all(_int(v, 0, 1) if k == "type" else isinstance(v, str)
                            for k, v in filters.items())):
             return failure(1002, "Parameter error")
-        table = double.did
+        table = self.of(double)
         with table.lock:
             left, right = table.span(f"{day} 00:00:00", f"{day} 23:59:59")
             match = (lambda row: all(row.get(FILTERS[k]) == v for k, v in filters.items())
                      ) if filters else None
             order = ordered(double, table, (self.stream, *sorted(filters.items())), left, right,
                             match=match)
-            skip = (number - 1) * size
+            skip = (page_no - 1) * size
             blobs = [table.blobs[i] for i in order[skip:skip + size]]
-        return page(len(order), number, size, blobs)
+        return page(len(order), page_no, size, blobs)
 
     def busy(self, double) -> Reply:
         return failure(-1, "Request failed")
@@ -94,3 +131,6 @@ def _day(text) -> dt.date | None:
         return dt.datetime.strptime(text, "%Y-%m-%d").date()
     except ValueError:
         return None
+
+
+ENDPOINT = Did()

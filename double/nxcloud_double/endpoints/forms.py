@@ -8,7 +8,7 @@ import json
 from typing import ClassVar
 from urllib.parse import parse_qs
 
-from .base import Endpoint, Reply, Request, join
+from .core import Endpoint, Reply, Request, join
 
 FORM = "application/x-www-form-urlencoded"
 SECRETS = ("appkey", "secretkey")

@@ -1,5 +1,5 @@
-"""The double's HTTP server: six NXCloud record endpoints as documented, plus fault, latency and
-rate-limit injection. Each endpoint lives in endpoints/<product>.py.
+"""The double's HTTP server: the NXCloud endpoint of every registered stream, as documented, plus
+fault, latency and rate-limit injection. Each endpoint lives in endpoints/<module>.py.
 
 What it checks, as the real API does (shared NOTES.md, MORE-STREAMS.md, vendor-2023/): the
 credentials each product takes (query, form fields, signed headers with the 60 s `ts` skew and the
@@ -21,12 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
-from .endpoints import BOUNDS, ENDPOINTS, STREAMS, Request, did, sip, sms, voice
-from .endpoints.cc import ContactCenter
-from .endpoints.flash import WALL_RE, FlashCalls
+from tap_nxcloud.streams import STREAMS as SPECS
+
+from .endpoints import BY_ALIAS, ENDPOINTS, STREAMS, Request
 from .table import Table
 
-FLASH_PATH, CC_PATH = FlashCalls.path, ContactCenter.path
 FAULT_KINDS = ("429", "500", "502", "503", "reset", "timeout", "truncated", "html", "busy", "skew")
 # Slow bodies, never drawn at random unless asked for: "stall" sends the status and headers
 # (with Content-Length) and then nothing for `stall_seconds` before closing; "dribble" sends the
@@ -34,28 +33,28 @@ FAULT_KINDS = ("429", "500", "502", "503", "reset", "timeout", "truncated", "htm
 SLOW_FAULT_KINDS = ("stall", "dribble")
 # Scripted only: "code:N" answers with API code N (vendor envelope), "status:N" with HTTP status N,
 # "badrow" with success and a row that lacks its keys.
-RATE_LIMITS = {"voice_cdrs": 1.0, "sip_cdrs": 2.0}  # least seconds between two requests
-SMS_MAX_PER_SECOND = 20  # the vendor states no number; code "5" beyond it
-RATE_LIMITED = ("sms_cdrs", "voice_cdrs", "sip_cdrs")
+RATES = {e.stream: e.rate for e in ENDPOINTS if e.rate}  # stream -> (requests, seconds)
 
-__all__ = ["BOUNDS", "CC_PATH", "FAULT_KINDS", "FLASH_PATH", "RATE_LIMITS", "SLOW_FAULT_KINDS",
-           "SMS_MAX_PER_SECOND", "WALL_RE", "ApiDouble", "Credentials", "Faults"]
+__all__ = ["FAULT_KINDS", "RATES", "SLOW_FAULT_KINDS", "ApiDouble", "Credentials", "Faults"]
 
 
-@dataclass
 class Credentials:
-    flash_app_key: str = "demo-flash-key"
-    flash_app_secret: str = "demo-flash-secret"
-    cc_access_key: str = "demo-cc-key"
-    cc_access_secret: str = "demo-cc-secret"
-    sms_app_key: str = "demo-sms-key"
-    sms_app_secret: str = "demo-sms-secret"
-    voice_app_key: str = "demo-voice-key"
-    voice_app_secret: str = "demo-voice-secret"
-    sip_app_key: str = "demo-sip-key"
-    sip_app_secret: str = "demo-sip-secret"
-    did_access_key: str = "demo-did-key"
-    did_access_secret: str = "demo-did-secret"
+    """The demo credentials of every registered stream: each credential setting of the tap's
+    specs (`sms_app_key`, `cc_access_secret`, ...) as an attribute, `demo-<setting>` unless given.
+    """
+
+    def __init__(self, **given: str) -> None:
+        names = [n for spec in SPECS for n in spec.credentials]
+        unknown = set(given) - set(names)
+        if unknown:
+            raise TypeError(f"not a credential setting of any stream: {sorted(unknown)}")
+        self.values = {n: given.get(n, f"demo-{n.replace('_', '-')}") for n in names}
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 @dataclass
@@ -74,12 +73,19 @@ class Faults:
     dribble_interval: float = 0.5
 
 
+def _rate(value) -> tuple[int, float] | None:
+    """A rate limit as given: seconds between two requests, or (requests, seconds); 0: none."""
+    count, seconds = (1, value) if isinstance(value, int | float) else value
+    return (int(count), float(seconds)) if count and seconds else None
+
+
 class ApiDouble:
-    """The server and its data. Tables: .flash, .cc, .sms, .voice, .sip, .did.
+    """The server and its data: one table per registered stream, `tables[stream]`, also reachable
+    by the endpoint's alias (`double.sms`, `double.cc`, ...).
 
     `zone`: the platform's zone, for wall times, days and retention ("now" is `clock()`, the real
-    clock unless a test replaces it). `rate_limits`: least seconds between two requests of a
-    stream (voice 1.0, sip 2.0; 0 turns one off); `sms_max_per_second` (0: no limit). The rate
+    clock unless a test replaces it). `rate_limits`: per stream, the seconds between two requests,
+    or (requests, seconds), overriding the endpoint's documented rate (0 turns one off). The rate
     clock counts every request that reaches the API, refused ones too (not those an injected
     fault answered instead). `on_request(stream, params, n)`, if set, runs before each request
     is answered (n: that stream's requests so far, this one included), e.g. to add rows mid-run.
@@ -89,36 +95,34 @@ class ApiDouble:
                  credentials: Credentials | None = None, latency_ms: float = 0.0,
                  cc_bounds: str = "inclusive", clock_skew_ms: int = 0,
                  zone: str | dt.tzinfo = "Asia/Shanghai",
-                 rate_limits: dict[str, float] | None = None,
-                 sms_max_per_second: int = SMS_MAX_PER_SECOND) -> None:
+                 rate_limits: dict | None = None) -> None:
         self.credentials = credentials or Credentials()
-        self.flash = Table("gmtCreate", "id")
-        self.cc = Table("startTime", "callId")
-        self.sms = sms.table()
-        self.voice = voice.table()
-        self.sip = sip.table()
-        self.did = did.table()
+        self.tables: dict[str, Table] = {e.stream: e.table() for e in ENDPOINTS}
         self.faults = Faults()
         self.latency_ms = latency_ms
         self.cc_bounds = cc_bounds
         self.clock_skew_ms = clock_skew_ms
         self.zone = ZoneInfo(zone) if isinstance(zone, str) else zone
         self.clock = time.time
-        self.rate_limits = {**RATE_LIMITS, **(rate_limits or {})}
-        self.sms_max_per_second = sms_max_per_second
-        self.rate_violations = dict.fromkeys(RATE_LIMITED, 0)
-        self._arrivals: dict[str, collections.deque] = {s: collections.deque()
-                                                         for s in RATE_LIMITED}
+        self.rate_limits: dict = {**RATES, **(rate_limits or {})}
+        self.rate_violations = dict.fromkeys(RATES, 0)
+        self._arrivals: dict[str, collections.deque] = {s: collections.deque() for s in RATES}
         self.on_request = None
         self.log: list[dict] = []
+        self.cache: dict = {}  # endpoints' derived data, keyed by their table's version
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
         self._order_cache: dict[tuple, list[int]] = {}
-        self._usernames: tuple[int, set[str]] = (-1, set())
         self.server = _Server((host, port), _Handler)
         self.server.daemon_threads = True
         self.server.double = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
+
+    def __getattr__(self, alias: str) -> Table:
+        endpoint = BY_ALIAS.get(alias)
+        if endpoint is None or "tables" not in self.__dict__:
+            raise AttributeError(alias)
+        return self.tables[endpoint.stream]
 
     # --- control -------------------------------------------------------------------------
     @property
@@ -157,11 +161,10 @@ class ApiDouble:
         with self._lock:
             for arrivals in self._arrivals.values():
                 arrivals.clear()
-            self.rate_violations = dict.fromkeys(RATE_LIMITED, 0)
+            self.rate_violations = dict.fromkeys(RATES, 0)
 
     def stats(self) -> dict:
-        out: dict = {f"{name}_rows": len(getattr(self, name))
-                     for name in ("flash", "cc", "sms", "voice", "sip", "did")}
+        out: dict = {f"{e.alias}_rows": len(self.tables[e.stream]) for e in ENDPOINTS}
         with self._lock:
             counts = collections.Counter(e["stream"] for e in self.log)
             out["requests"] = {s: counts[s] for s in STREAMS}
@@ -185,25 +188,15 @@ class ApiDouble:
         now = time.monotonic()
         with self._lock:
             arrivals = self._arrivals[stream]
-            if stream == "sms_cdrs":
-                limit, window = self.sms_max_per_second, 1.0
-            else:
-                limit, window = 1, self.rate_limits.get(stream, 0)
+            limit = _rate(self.rate_limits.get(stream, 0))
+            count, window = limit or (0, 0.0)
             while arrivals and now - arrivals[0] >= window:
                 arrivals.popleft()
-            refused = bool(limit and window) and len(arrivals) >= limit
+            refused = limit is not None and len(arrivals) >= count
             arrivals.append(now)
             if refused:
                 self.rate_violations[stream] += 1
             return refused
-
-    def sip_usernames(self) -> set[str]:
-        with self.sip.lock:
-            version, names = self._usernames
-            if version != self.sip.version:
-                names = {self.sip.decode(i).get("username") for i in range(len(self.sip))}
-                self._usernames = (self.sip.version, names)
-            return names
 
     def _next_fault(self) -> str | None:
         with self._lock:
@@ -216,8 +209,6 @@ class ApiDouble:
 
 
 ROUTES = {(e.method, e.path): e for e in ENDPOINTS}
-TABLES = {"flash_rows": "flash", "cc_rows": "cc", "sms_rows": "sms", "voice_rows": "voice",
-          "sip_rows": "sip", "did_rows": "did"}
 
 
 class _Server(ThreadingHTTPServer):
@@ -262,14 +253,14 @@ class _Handler(BaseHTTPRequestHandler):
         d = self.double
         if "faults" in command:
             d.set_faults(Faults(**command["faults"]))
-        for name in ("latency_ms", "clock_skew_ms", "sms_max_per_second"):
+        for name in ("latency_ms", "clock_skew_ms"):
             if name in command:
                 setattr(d, name, type(getattr(d, name))(command[name]))
         if "rate_limits" in command:
             d.rate_limits.update(command["rate_limits"])
-        for name, table in TABLES.items():
-            if name in command:
-                getattr(d, table).add(command[name])
+        for endpoint in ENDPOINTS:
+            if f"{endpoint.alias}_rows" in command:
+                d.tables[endpoint.stream].add(command[f"{endpoint.alias}_rows"])
         if command.get("clear_log"):
             with d._lock:
                 d.log.clear()

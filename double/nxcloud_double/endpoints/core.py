@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 if TYPE_CHECKING:
     from ..server import ApiDouble
@@ -28,9 +28,36 @@ class Request:
 
 
 class Endpoint:
+    """One NXCloud endpoint of the double, for the tap stream of the same module name.
+
+    What the double's wiring reads (nothing else lists the streams): `stream` (the tap's stream
+    name), `alias` (the short name of flags and stats: `--<alias>-rows`, `double.<alias>`),
+    `table()` (a new, empty table of its rows), `rows(n, seed=, start=, span_seconds=, zone=)` (n
+    generated rows, start a wall-clock string of the double's zone), `retention_days` (how far back
+    the API answers; None: not stated), `whole_days` (retention counted in whole calendar days),
+    `rate` ((requests, seconds) the API allows; None: no limit), `internal` (table fields that
+    are not on the wire, and the tap column that carries them).
+    """
+
     stream = ""
+    alias = ""
     method = "POST"
     path = ""
+    retention_days: int | None = None
+    whole_days = False
+    rate: tuple[int, float] | None = None
+    internal: ClassVar[dict[str, str]] = {}
+
+    def table(self) -> Table:
+        raise NotImplementedError
+
+    @staticmethod
+    def rows(n: int, *, seed: int, start: str, span_seconds: int, **kw) -> list[dict]:
+        raise NotImplementedError
+
+    def of(self, double: ApiDouble) -> Table:
+        """This endpoint's table in a double."""
+        return double.tables[self.stream]
 
     def params(self, req: Request) -> dict:
         """What the request log keeps of a request: its parameters, never a secret."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import ordered, wall, whole
+from .core import ordered, wall, whole
 from .forms import FormEndpoint
 
 MAX_SPAN_S = 86400
@@ -51,7 +51,7 @@ class CallRecords(FormEndpoint):
         refused = self.check(double, filters)
         if refused:
             return self.refuse(refused)
-        table = self.table(double)
+        table = self.of(double)
         lo, hi = self.bounds(f, f["start_time"], f["end_time"])
         with table.lock:
             left, right = table.span(lo, hi)
@@ -71,8 +71,6 @@ class CallRecords(FormEndpoint):
         """A refusal reason that needs the data (SIP: "mobile no exist")."""
         return None
 
-    def table(self, double):
-        raise NotImplementedError
 
     def bounds(self, f: dict[str, str], start: str, end: str) -> tuple:
         return start, end

@@ -1,0 +1,220 @@
+"""A hostile server for the tests: it stands between the tap and the API double on 127.0.0.1 and
+misbehaves on purpose, as a new user's proxy, a gateway or a buggy API release would.
+
+Each request goes to `rule(request)`; a rule may answer by itself (a redirect, a bomb, a lie), or
+forward the request to the double untouched (`request.forward()`, so signatures and credentials
+are checked for real) and tamper with the double's answer. No rule: a plain forwarding proxy.
+The server is not the double and knows nothing of it beyond its URL: what an API answer looks
+like comes from the tap's own stream specs (`rows_of`, `total_of`), so every hostile case runs
+over every registered stream.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+from tap_nxcloud.spec import StreamSpec
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    chunks: Iterable[bytes] | None = None  # sent after `body`, as they come (bombs)
+
+    def json(self):
+        return json.loads(self.body)
+
+    def with_json(self, payload) -> Reply:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        return Reply(self.status, {**self.headers, "Content-Type": "application/json"}, body)
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    upstream: str
+
+    def forward(self) -> Reply:
+        """The double's answer to this very request (same method, path, query, headers, body)."""
+        parts = urlsplit(self.upstream)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            target = self.path + (f"?{self.raw_query}" if self.raw_query else "")
+            headers = {k: v for k, v in self.headers.items()
+                       if k.lower() not in ("host", "accept-encoding", "connection")}
+            conn.request(self.method, target, body=self.body or None, headers=headers)
+            response = conn.getresponse()
+            return Reply(response.status, {"Content-Type": response.getheader(
+                "Content-Type", "application/json")}, response.read())
+        finally:
+            conn.close()
+
+    raw_query: str = ""
+
+
+class Hostile:
+    """The server. `rule`: request -> Reply, or None to forward untouched. `seen`: every request
+    that reached it. `tls`: a trustme.CA's server context, to serve https."""
+
+    def __init__(self, upstream: str, rule: Callable[[Request], Reply | None] | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
+        self.upstream = upstream
+        self.rule = rule
+        self.seen: list[Request] = []
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.daemon_threads = True
+        self.server.hostile = self  # type: ignore[attr-defined]
+        self.scheme = "http"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Hostile:
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def requests(self, path: str | None = None) -> list[Request]:
+        with self.lock:
+            return [r for r in self.seen if path is None or r.path == path]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        hostile: Hostile = self.server.hostile  # type: ignore[attr-defined]
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        request = Request(self.command, parts.path, parse_qs(parts.query),
+                          dict(self.headers.items()), self.rfile.read(length) if length else b"",
+                          hostile.upstream, parts.query)
+        with hostile.lock:
+            hostile.seen.append(request)
+        reply = (hostile.rule(request) if hostile.rule else None) or request.forward()
+        try:
+            self.send_response(reply.status)
+            headers = {"Content-Type": "application/json", **reply.headers}
+            if reply.chunks is None:
+                headers["Content-Length"] = str(len(reply.body))
+            elif "Content-Length" not in headers:
+                headers["Transfer-Encoding"] = "chunked"
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(reply.body)
+            if reply.chunks is not None:
+                chunked = headers.get("Transfer-Encoding") == "chunked"
+                for chunk in reply.chunks:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                if chunked:
+                    self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the tap hung up (it cut the answer off): expected
+            self.close_connection = True
+
+
+class Catcher:
+    """A TCP listener that records every connection and every byte sent to it: a redirect's
+    target, which no byte of a request may reach."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.1)
+        self.connections = 0
+        self.received = b""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.sock.getsockname()[1]
+
+    def __enter__(self) -> Catcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            conn.settimeout(0.5)
+            try:
+                while data := conn.recv(65536):
+                    self.received += data
+            except OSError:
+                pass
+            conn.close()
+
+
+# --- what an answer of a stream looks like, from the tap's own spec --------------------------
+def _holder(payload: dict, path: tuple[str, ...]) -> dict:
+    for part in path[:-1]:
+        payload = payload[part]
+    return payload
+
+
+def rows_of(spec: StreamSpec, payload: dict) -> list[dict]:
+    return _holder(payload, spec.envelope.rows)[spec.envelope.rows[-1]]
+
+
+def set_rows(spec: StreamSpec, payload: dict, rows) -> dict:
+    _holder(payload, spec.envelope.rows)[spec.envelope.rows[-1]] = rows
+    return payload
+
+
+def set_total(spec: StreamSpec, payload: dict, total) -> dict:
+    if spec.envelope.total:
+        _holder(payload, spec.envelope.total)[spec.envelope.total[-1]] = total
+    return payload
+
+
+def is_data(spec: StreamSpec, reply: Reply) -> bool:
+    """A success answer with rows (not a refusal, not an injected fault)."""
+    try:
+        payload = reply.json()
+        rows_of(spec, payload)
+    except (ValueError, KeyError, TypeError):
+        return False
+    return reply.status == 200
