@@ -6,7 +6,7 @@
 What it writes: the README's settings reference (between <!-- about:start/end -->, from
 `tap-nxcloud --about --format=markdown`), docs/data-dictionary.md (scripts/dictionary.py), and
 meltano.yml's tap settings (scripts/meltano_settings.py), plus, where present, the Meltano Hub
-definition (scripts/hub_definition.py).
+definition (scripts/hub_definition.py) and the dbt column docs (transform/check_docs.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-GENERATORS = ("dictionary.py", "meltano_settings.py", "hub_definition.py")
+# in order: the dbt docs are made from the data dictionary
+GENERATORS = ("scripts/dictionary.py", "scripts/meltano_settings.py", "scripts/hub_definition.py",
+              "transform/check_docs.py")
 
 
 def about_markdown() -> str:
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.check:
             README.write_text(new, encoding="utf-8")
     for name in GENERATORS:
-        script = ROOT / "scripts" / name
+        script = ROOT / name
         if not script.exists():
             continue
         run = subprocess.run([sys.executable, str(script), *(["--check"] if args.check else [])],

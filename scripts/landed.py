@@ -14,7 +14,7 @@ STREAMS = {
     "flash_call_cdrs": ("id", "gmtcreate"),
     "cc_cdrs": ("callid", "starttime"),
     "sms_cdrs": ("msgid, phone", "date"),
-    "voice_cdrs": ("voicetype, id", "start_time"),
+    "voice_cdrs": ("request_voice_type, id", "start_time"),
     "sip_cdrs": ("id", "start_time"),
     "did_cdrs": ("id", "starttime"),
 }
@@ -44,3 +44,19 @@ if "sms_cdrs" in present:
         print("   One sms_cdrs row (times in UTC):")
         for (name, *_), value in zip(cursor.description, row, strict=True):
             print(f"     {name:13} {value}")
+
+# Hard text as it landed: quotes, backslashes, line breaks, CJK, emoji (shown with Python's repr,
+# so a line break reads \n), and an object kept in extra_fields.
+HARD = [("cc_cdrs", "callid", "agentnickname", "agentnickname like '%\"%'"),
+        ("sms_cdrs", "msgid", "body", "body like '%\\%' or body like '%' || chr(10) || '%'"),
+        ("sip_cdrs", "id", "mobile_name", "mobile_name similar to '.*[^ -~].*'"),
+        ("did_cdrs", "id", "extra_fields", "extra_fields is not null")]
+shown = [h for h in HARD if h[0] in present]
+if shown:
+    print("   Hard values as they landed (Python repr):")
+for table, key, column, where in shown:
+    found = con.execute(f"select {key}, {column} from {schema}.{table} where {where} "
+                        f"order by {key} limit 2").fetchall()
+    for ident, value in found:
+        text = repr(value)
+        print(f"     {table}.{column} of {ident}: {text[:90]}{'...' if len(text) > 90 else ''}")

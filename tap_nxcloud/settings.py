@@ -161,9 +161,11 @@ class Settings:
                 if self.config.get(name) is not None}
 
 
-def _type_errors(config: dict) -> list[str]:
+def _type_errors(config: dict, schema: dict) -> list[str]:
+    """Each setting of the wrong type, named (never its value: it may be a secret). `schema`:
+    the tap's whole settings schema, the SDK's own settings (stream maps, flattening) too."""
     errors = []
-    for name, spec in SCHEMA["properties"].items():
+    for name, spec in schema["properties"].items():
         value = config.get(name)
         if value is None:
             continue
@@ -174,6 +176,12 @@ def _type_errors(config: dict) -> list[str]:
         elif "number" in kinds and (isinstance(value, bool)
                                     or not isinstance(value, int | float | Decimal)):
             errors.append(f"{name} must be a number")
+        elif "boolean" in kinds and not isinstance(value, bool):
+            errors.append(f"{name} must be true or false")
+        elif "object" in kinds and not isinstance(value, dict):
+            errors.append(f"{name} must be an object")
+        elif "array" in kinds and not isinstance(value, list):
+            errors.append(f"{name} must be a list")
         elif "string" in kinds and not isinstance(value, str):
             errors.append(f"{name} must be a string")
         elif "enum" in spec and value not in spec["enum"]:
@@ -181,9 +189,9 @@ def _type_errors(config: dict) -> list[str]:
     return errors
 
 
-def parse(config: dict) -> Settings:
+def parse(config: dict, schema: dict | None = None) -> Settings:
     """Validate a config dict; raises SettingError with every problem on one line."""
-    errors = _type_errors(config)
+    errors = _type_errors(config, schema or SCHEMA)
     if errors:
         raise SettingError("; ".join(errors))
     get = config.get

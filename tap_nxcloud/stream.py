@@ -173,7 +173,12 @@ class WindowedStream(DirectRecords, Stream):
         self.logger.warning("%s: %s%s", self.name, message, zone)
 
     def probe(self) -> None:
-        """One small request that proves the credentials work (for --test)."""
+        """One small request that proves the credentials work (--test, and before a sync's
+        first record), for the range's last minute: inside what NXCloud keeps, unless nothing
+        of the range is (then no request is sent at all, and none is needed)."""
+        edge = self.retention_edge()
+        if edge is not None and edge >= self.settings.end:
+            return
         end = self.clock.from_instant(self.settings.end)
         bounds = self._bounds(Window(end - 60, end))
         params = {**self.spec.query(bounds), **self.spec.queries[0].params}
@@ -200,6 +205,18 @@ class WindowedStream(DirectRecords, Stream):
                              "wrong clock: fix it or remove this stream's entry from the state")
         return parsed
 
+    def retention_edge(self) -> dt.datetime | None:
+        """The oldest instant NXCloud still answers for (None: not stated), with a margin for the
+        run's length; for APIs that take dates, the first whole day still kept."""
+        days = self.spec.retention_days
+        if not days:
+            return None
+        edge = dt.datetime.now(UTC) - dt.timedelta(days=days, minutes=-15)
+        if self.spec.window == "day":
+            local = edge.astimezone(self.settings.zone).date() + dt.timedelta(days=1)
+            edge = dt.datetime.combine(local, dt.time(), self.settings.zone).astimezone(UTC)
+        return edge
+
     def starting_point(self) -> tuple[dt.datetime, str]:
         s = self.settings
         bookmark = self.bookmark()
@@ -209,13 +226,9 @@ class WindowedStream(DirectRecords, Stream):
             start = bookmark - lookback
             mark = self.clock.label(self.clock.from_instant(bookmark))
             why = f"bookmark {mark} minus the {_span(int(lookback.total_seconds()))} lookback"
-        days = self.spec.retention_days
-        if days:
-            # the oldest instant NXCloud still answers for, with a margin for the run's length
-            edge = dt.datetime.now(UTC) - dt.timedelta(days=days, minutes=-15)
-            if self.spec.window == "day":  # dates: the first whole day still kept
-                local = edge.astimezone(s.zone).date() + dt.timedelta(days=1)
-                edge = dt.datetime.combine(local, dt.time(), s.zone).astimezone(UTC)
+        edge = self.retention_edge()
+        if edge is not None:
+            days = self.spec.retention_days
             if start < edge:
                 self.logger.warning(
                     "%s: NXCloud keeps %s records for %d days only: %s to %s can no longer be "

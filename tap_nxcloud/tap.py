@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, ClassVar
 
 import click
@@ -83,7 +84,7 @@ class TapNXCloud(Tap):
         for name in SECRETS:
             redact.add_secret(self.config.get(name))
         try:
-            self.settings = parse(dict(self.config))
+            self.settings = parse(dict(self.config), self.config_jsonschema)
         except SettingError as exc:
             if raise_errors:
                 raise TapError(f"Invalid configuration: {exc}") from None
@@ -100,6 +101,29 @@ class TapNXCloud(Tap):
                 continue
             streams.append(WindowedStream(self, spec, self.settings))
         return streams
+
+    def sync_all(self) -> None:
+        """Prove every selected stream's credentials first, then sync: a refused key ends the run
+        in seconds, not after the other streams have synced."""
+        self.preflight()
+        super().sync_all()
+
+    def preflight(self) -> None:
+        """One small request per selected stream, all at once; one ERROR line per failure."""
+        streams = [s for s in self.streams.values() if s.selected]
+        if not streams:
+            return
+        failures: list[TapError] = []
+        with ThreadPoolExecutor(len(streams), thread_name_prefix="nxcloud-probe") as pool:
+            for future in [pool.submit(s.probe) for s in streams]:
+                try:
+                    future.result()
+                except TapError as exc:
+                    failures.append(exc)
+        if failures:
+            for exc in failures[:-1]:
+                self.logger.error("%s", exc)
+            raise failures[-1]
 
     terminating = 0
 

@@ -211,11 +211,13 @@ STREAM_NAMES = tuple(spec.name for spec in SPECS)  # every stream in the registr
 WALL_STREAMS = tuple(spec.name for spec in SPECS if spec.clock == "wall")
 PACED = tuple(spec.name for spec in SPECS if spec.min_interval)
 
+_NOW = dt.datetime.now(ZONE).replace(second=0, microsecond=0)  # once: a test's ranges agree
+
+
 def recent_range(hours: float = 3.0) -> tuple[dt.datetime, dt.datetime]:
-    """[now - hours, now - 10 min) in the double's zone, whole minutes: inside every stream's
-    retention, and one window of the paced streams (voice, SIP)."""
-    now = dt.datetime.now(ZONE).replace(second=0, microsecond=0)
-    return now - dt.timedelta(hours=hours), now - dt.timedelta(minutes=10)
+    """[now - hours, now - 10 min) in the double's zone, whole minutes, "now" being when the
+    suite started: inside every stream's retention, and one window of the paced streams."""
+    return _NOW - dt.timedelta(hours=hours), _NOW - dt.timedelta(minutes=10)
 
 
 def load_stream(double: ApiDouble, stream: str, n: int, seed: int,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -100,3 +101,43 @@ def test_dictionary_check_fails_when_the_file_is_stale(tmp_path, monkeypatch):
     assert module.main(["--check"]) == 1
     assert module.main([]) == 0
     assert module.main(["--check"]) == 0
+
+
+def _snake(name: str) -> str:
+    """What snake-casing loaders make of a column name: `voiceType` -> `voice_type`,
+    `HTTPCode` -> `http_code`, `a-b c` -> `a_b_c`."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    name = re.sub(r"([a-z\d])([A-Z])", r"\1_\2", name)
+    return re.sub(r"[^0-9a-zA-Z]+", "_", name).lower()
+
+
+# columns loaders add themselves (target-postgres, target-duckdb, target-snowflake, ...)
+LOADER_COLUMNS = ("_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", "_sdc_deleted_at",
+                  "_sdc_sequence", "_sdc_table_version", "_sdc_sync_started_at")
+
+
+@pytest.mark.parametrize("name", sorted(STREAM_NAMES))
+def test_no_two_columns_collide_when_a_loader_lower_or_snake_cases_them(name):
+    """A loader that lower-cases (DuckDB, Snowflake unquoted) or snake-cases (several SDK
+    targets) column names must still get one column per field: voiceType and voice_type did
+    collide (renamed request_voice_type in v0.2.0)."""
+    columns = [*_schema(name)["properties"], "extra_fields", "account", *LOADER_COLUMNS]
+    for fold in (str.lower, _snake):
+        folded = {}
+        for column in columns:
+            folded.setdefault(fold(column), []).append(column)
+        clashes = {k: v for k, v in folded.items() if len(v) > 1}
+        assert not clashes, f"{name}: {fold.__name__} makes one column of {clashes}"
+
+
+def test_the_collision_check_catches_the_old_voice_column():
+    assert _snake("voiceType") == _snake("voice_type") == "voice_type"
+    assert _snake("totalCustomerPrice") == "total_customer_price"
+
+
+def test_every_generated_file_is_up_to_date():
+    """README's settings reference, the data dictionary, meltano.yml's settings, the Meltano Hub
+    definition and the dbt column docs all come from the registry: `scripts/generate.py`."""
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--check"],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
