@@ -84,6 +84,8 @@ class TapNXCloud(Tap):
         for name in SECRETS:
             redact.add_secret(self.config.get(name))
         try:
+            # the SDK's own settings (stream maps, flattening) are checked as ours, in one line
+            self.append_builtin_config(self.config_jsonschema)
             self.settings = parse(dict(self.config), self.config_jsonschema)
         except SettingError as exc:
             if raise_errors:

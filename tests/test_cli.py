@@ -7,6 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .conftest import TAP, config_for, run_tap
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -96,3 +98,46 @@ def test_progress_is_logged_per_stream_without_flooding(loaded, tmp_path):
                     if f"{stream}: " in line and "rows so far; complete up to" in line]
         assert 2 <= len(progress) <= 30, progress
         assert re.search(rf"{stream}: done: 1500 rows in \d+ windows, \d+ requests", run.stderr)
+
+
+def test_a_refused_key_is_found_before_the_first_record_in_seconds(tmp_path):
+    """Every selected stream's credentials are proven first, all at once: a bad SMS key ends the
+    run in seconds, before flash and cc (which come first and have data) emit anything; two bad
+    keys make two ERROR lines, one each."""
+    from nxcloud_double import ApiDouble, config_for
+
+    from .conftest import load_stream, recent_range
+    start, end = recent_range()
+    with ApiDouble() as double:
+        for stream in ("flash_call_cdrs", "cc_cdrs", "sms_cdrs", "did_cdrs"):
+            load_stream(double, stream, 3000, seed=41)
+        config = {k: v for k, v in config_for(double, start.isoformat(),
+                                              end_date=end.isoformat()).items()
+                  if not k.startswith(("voice_", "sip_"))}
+        run = run_tap({**config, "sms_app_secret": "wrong"}, tmp_path)
+        both = run_tap({**config, "sms_app_secret": "wrong", "did_access_secret": "wrong"},
+                       tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.seconds < 15, run.seconds  # seconds (a loaded CI machine: startup dominates)
+    errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and "sms_cdrs" in errors[0] and "check sms_app_key" in errors[0]
+    assert '"type":"RECORD"' not in run.stdout
+    errors = [line for line in both.stderr.splitlines() if "| ERROR" in line]
+    assert both.returncode == 1 and len(errors) == 2
+    assert {("sms_cdrs" in e, "did_cdrs" in e) for e in errors} == {(True, False), (False, True)}
+
+
+@pytest.mark.parametrize(("setting", "value", "says"), [
+    ("flattening_enabled", "yes", "flattening_enabled must be true or false"),
+    ("flattening_max_depth", "2", "flattening_max_depth must be a whole number"),
+    ("stream_maps", "[]", "stream_maps must be an object"),
+    ("max_workers", 4.5, "max_workers must be a whole number"),
+    ("max_response_mb", 0, "max_response_mb must be greater than 0"),
+])
+def test_a_setting_of_the_wrong_type_ends_in_one_line_naming_it(loaded, tmp_path, setting, value,
+                                                                 says):
+    run = run_tap(config_for(loaded, **{setting: value}), tmp_path)
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and says in errors[0], run.stderr[-2000:]
+    assert loaded.requests() == []
