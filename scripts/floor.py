@@ -8,7 +8,7 @@ day a request, paging until the page totals say the day is done; voice (voiceTyp
 SIP in ranges of at most 24 h, paced at the vendor's one request a second (voice) or every two
 seconds (SIP). Pacing waits cost no CPU.
 
-Every row goes through the tap's own `rows.Shaper`, built by `stream.make_shaper` from the same
+Every row goes through the tap's own `rows.Shaper`, built by `lane.make_shaper` from the same
 schema as in the tap, so per-row conversion costs the same here and in the tap and the
 benchmark's ratio measures everything else. One Singer RECORD line per row, with the standard
 json module.
@@ -28,8 +28,8 @@ import requests
 from tap_nxcloud import schemas
 from tap_nxcloud.auth import SignedAuth, flash_call_params
 from tap_nxcloud.clock import EpochClock, WallClock
+from tap_nxcloud.lane import make_shaper
 from tap_nxcloud.rows import EXTRA, Shaper
-from tap_nxcloud.stream import make_shaper
 from tap_nxcloud.streams import BY_NAME
 
 WALL = "%Y-%m-%d %H:%M:%S"
@@ -43,7 +43,7 @@ counts: dict[str, int] = {}
 
 
 def shaper(name: str) -> Shaper:
-    """The tap's own shaper for the stream (stream.make_shaper), without an `account`."""
+    """The tap's own shaper for the stream (lane.make_shaper), without an `account`."""
     spec = BY_NAME[name]
     schema = schemas.load(name)
     schema["properties"][EXTRA] = {"type": ["object", "null"], "additionalProperties": True}

@@ -48,7 +48,8 @@ def main() -> None:
                 # the failure, not a closed output, is the line to show
                 with contextlib.suppress(OutputClosed):
                     flush_stdout()
-            log.error("%s", exc)
+            for line in getattr(exc, "lines", None) or [str(exc)]:
+                log.error("%s", line)
             sys.exit(1)
     except OutputClosed as exc:  # while flushing, or writing the final state on a signal
         log.error("%s", exc)

@@ -56,3 +56,11 @@ def located(error: ApiError, stream: str, where: str) -> ApiError:
     if where and text.startswith(prefix) and not text.startswith(f"{prefix}{where}"):
         text = f"{prefix}{where}: {text[len(prefix):]}"
     return ApiError(text)
+
+
+class Reported(TapError):
+    """Several failures, each its own line (accounts that failed while the others were read)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(f"{len(lines)} failure{'s' if len(lines) > 1 else ''}")
+        self.lines = lines

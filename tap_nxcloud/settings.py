@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from singer_sdk import typing as th
 
+from .accounts import Account
+from .accounts import parse as parse_accounts
 from .clock import UTC, SettingError, load_zone, parse_instant
 from .streams import STREAMS
 
@@ -64,9 +66,25 @@ SCHEMA = th.PropertiesList(
                             "stream's documented host (api.nxcloud.com for SIP, "
                             "api2.nxcloud.com for the others)."),
     th.Property("account", th.StringType,
-                description="A short name of this NXCloud account. When set, every record "
-                            "carries it in an `account` column, which becomes the first key "
-                            "property of every stream, so several accounts can share tables."),
+                description="A short name of this NXCloud account (the one-account form). When "
+                            "set, every record carries it in an `account` column, which becomes "
+                            "the first key property of every stream, so several accounts can "
+                            "share tables."),
+    th.Property("accounts", th.ArrayType(th.ObjectType(additional_properties=True)),
+                secret=True,
+                description="Many key sets in one run, read side by side: a list of objects, "
+                            "each `name` (letters, digits, _ and -; the `account` column) plus "
+                            "any credential settings and `<product>_api_url`. Every other "
+                            "setting is shared. Instead of the one-account settings."),
+    th.Property("accounts_file", th.StringType,
+                description="Path of a JSON file holding the `accounts` list (a file a secret "
+                            "manager writes); instead of `accounts`."),
+    th.Property("only_accounts", th.ArrayType(th.StringType),
+                description="Read only these accounts of `accounts` (by name): an "
+                            "orchestrator's run per account."),
+    th.Property("max_parallel_accounts", th.IntegerType, default=8,
+                description="Accounts read at once, per stream (each with up to `max_workers` "
+                            "windows in flight)."),
     *_product_settings(),
     th.Property("timezone", th.StringType, default="Asia/Shanghai",
                 description="IANA zone of the wall-clock times and dates of the flash-call, "
@@ -112,7 +130,7 @@ SECRETS = tuple(spec.secret_setting for spec in STREAMS)
 _PAIRS = tuple(spec.credentials for spec in STREAMS)
 _POSITIVE = ("progress_log_seconds", "window_minutes", "max_window_minutes",
              "window_target_rows", "max_workers", "request_timeout", "backoff_max_seconds",
-             "max_response_mb")
+             "max_response_mb", "max_parallel_accounts")
 _NON_NEGATIVE = ("safety_lag_seconds", "max_retries", "backoff_base_seconds",
                  *(spec.lookback_setting for spec in STREAMS))
 _URLS = ("api_url", *(f"{spec.product}_api_url" for spec in STREAMS))
@@ -124,7 +142,9 @@ class Settings:
     start: dt.datetime
     end: dt.datetime
     zone: ZoneInfo
-    account: str | None
+    accounts: tuple[Account, ...]
+    named: bool  # the `accounts` form: isolation between accounts, state partitions
+    parallel_accounts: int
     window_seconds: int
     max_window_seconds: int
     target_rows: int
@@ -142,16 +162,16 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """Every configured secret: none may reach a record, a state or a log line."""
-        return [str(self.config[name]) for name in SECRETS if self.config.get(name)]
+        return [s for account in self.accounts for s in account.secrets()]
 
-    def credentials(self, spec) -> tuple[str, str] | None:
-        key, secret = (self.config.get(name) for name in spec.credentials)
-        return (key, secret) if key and secret else None
+    @property
+    def account(self) -> str | None:
+        """The `account` column's value of the one-account form (None: no column)."""
+        return None if self.named else self.accounts[0].name
 
-    def url(self, spec) -> str:
-        url = self.config.get(f"{spec.product}_api_url") or self.config.get("api_url") \
-            or spec.host
-        return url.rstrip("/")
+    @property
+    def has_account_column(self) -> bool:
+        return self.named or self.accounts[0].name is not None
 
     def lookback(self, spec) -> dt.timedelta:
         return dt.timedelta(minutes=self.value(spec.lookback_setting))
@@ -201,13 +221,19 @@ def parse(config: dict, schema: dict | None = None) -> Settings:
     for name in _NON_NEGATIVE:
         if get(name) is not None and get(name) < 0:
             errors.append(f"{name} must not be negative")
-    for key, secret in _PAIRS:
-        if bool(get(key)) != bool(get(secret)):
-            have, lack = (key, secret) if get(key) else (secret, key)
-            errors.append(f"{have} is set but {lack} is not; set both or neither")
-    if not any(get(key) and get(secret) for key, secret in _PAIRS):
-        errors.append("no credentials: set the key and secret of at least one product ("
-                      + ", ".join(f"{k}/{s}" for k, s in _PAIRS) + ")")
+    accounts, named = [], False
+    try:
+        accounts, named = parse_accounts(config)
+    except SettingError as exc:
+        errors.append(str(exc))
+    if not named:
+        for key, secret in _PAIRS:
+            if bool(get(key)) != bool(get(secret)):
+                have, lack = (key, secret) if get(key) else (secret, key)
+                errors.append(f"{have} is set but {lack} is not; set both or neither")
+        if not any(get(key) and get(secret) for key, secret in _PAIRS):
+            errors.append("no credentials: set the key and secret of at least one product ("
+                          + ", ".join(f"{k}/{s}" for k, s in _PAIRS) + "), or accounts")
     for name in _URLS:
         parts = urlsplit(get(name) or "https://x")
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -246,7 +272,8 @@ def parse(config: dict, schema: dict | None = None) -> Settings:
         return SCHEMA["properties"][name].get("default") if value is None else value
 
     return Settings(
-        config=dict(config), start=start, end=end, zone=zone, account=account,
+        config=dict(config), start=start, end=end, zone=zone, accounts=tuple(accounts),
+        named=named, parallel_accounts=num("max_parallel_accounts"),
         window_seconds=60 * num("window_minutes"),
         max_window_seconds=60 * num("max_window_minutes"),
         target_rows=num("window_target_rows"), workers=num("max_workers"),

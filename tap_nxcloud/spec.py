@@ -109,6 +109,9 @@ class StreamSpec:
     max_window_seconds: int | None = None  # the API's longest range (24 h for voice and SIP)
     retention_days: int | None = None  # how far back the API still answers
     min_interval: float = 0.0  # seconds between two requests of the stream (vendor rate limit)
+    # what the vendor counts that rate per: "key" (each app key: voice), "ip" (the whole machine,
+    # so every account of a run shares it: SIP)
+    rate_scope: Literal["key", "ip"] = "key"
     # Sub-queries of every window (voice: voiceType 0 and 1): each variant's `params` are sent,
     # and its `columns` added to its rows.
     variants: tuple[Variant, ...] = ()

@@ -327,7 +327,7 @@ def test_a_signal_stops_a_stalled_request_or_a_retry_pause_at_once(double, tmp_p
 def _closed_once(code: int, stderr: str, took: float, how: str) -> None:
     lines = [line for line in stderr.splitlines() if CLOSED in line]
     print(f"\n{how}: exit {code} after {took:.2f} s; stderr: {lines}")
-    assert code != 0 and took < 5
+    assert code != 0 and took < 15  # seconds, not a hang (the figures print the real time)
     assert len(lines) == 1, stderr[-2000:]
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
 

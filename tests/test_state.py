@@ -134,9 +134,10 @@ def test_documented_hosts_by_default():
     from tap_nxcloud.settings import parse
     from tap_nxcloud.streams import BY_NAME
     settings = parse({"start_date": "2026-10-01", "sip_app_key": "k", "sip_app_secret": "s"})
-    assert settings.url(BY_NAME["sip_cdrs"]) == "https://api.nxcloud.com"
-    assert settings.url(BY_NAME["sms_cdrs"]) == "https://api2.nxcloud.com"
+    account = settings.accounts[0]
+    assert account.url(BY_NAME["sip_cdrs"]) == "https://api.nxcloud.com"
+    assert account.url(BY_NAME["sms_cdrs"]) == "https://api2.nxcloud.com"
     moved = parse({"start_date": "2026-10-01", "sip_app_key": "k", "sip_app_secret": "s",
                    "api_url": "http://proxy:8080/", "did_api_url": "https://gw.example"})
-    assert moved.url(BY_NAME["sip_cdrs"]) == "http://proxy:8080"
-    assert moved.url(BY_NAME["did_cdrs"]) == "https://gw.example"
+    assert moved.accounts[0].url(BY_NAME["sip_cdrs"]) == "http://proxy:8080"
+    assert moved.accounts[0].url(BY_NAME["did_cdrs"]) == "https://gw.example"

@@ -1,0 +1,150 @@
+"""The key sets a run reads: one account (the flat credential settings), or many (`accounts`,
+`accounts_file`), each an NXCloud application's or customer's keys under a short name.
+
+Every other setting is shared by all accounts. Each account's rows carry its name in the
+`account` column (the first key), and its bookmarks live in the stream's state partition
+`{"account": name}`. Checks here run before any request and end in one line naming the entry and
+the field, never quoting a value (secrets).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .clock import SettingError
+from .streams import STREAMS
+
+CREDENTIALS = tuple(name for spec in STREAMS for name in spec.credentials)
+URLS = tuple(f"{spec.product}_api_url" for spec in STREAMS)
+ENTRY_FIELDS = ("name", *CREDENTIALS, *URLS)
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Account:
+    """One key set. `name` None: the one-account form without the `account` setting (no
+    `account` column, bookmarks at the stream's level, as before accounts existed)."""
+
+    name: str | None
+    values: Mapping[str, Any]  # its credential and URL settings
+    shared: Mapping[str, Any] = field(default_factory=dict)  # the run's config (api_url)
+
+    def credentials(self, spec) -> tuple[str, str] | None:
+        key, secret = (self.values.get(name) for name in spec.credentials)
+        return (str(key), str(secret)) if key and secret else None
+
+    def url(self, spec) -> str:
+        url = (self.values.get(f"{spec.product}_api_url")
+               or self.shared.get(f"{spec.product}_api_url") or self.shared.get("api_url")
+               or spec.host)
+        return str(url).rstrip("/")
+
+    def secrets(self) -> list[str]:
+        return [str(self.values[s.secret_setting]) for s in STREAMS
+                if self.values.get(s.secret_setting)]
+
+    @property
+    def label(self) -> str:
+        """How messages name the account ("" for the unnamed one)."""
+        return f"account {self.name}" if self.name is not None else ""
+
+    @property
+    def context(self) -> dict | None:
+        """The account's state partition."""
+        return {"account": self.name} if self.name is not None else None
+
+
+def entries(config: Mapping[str, Any]) -> list | None:
+    """The raw `accounts` list, from the setting or the file; None for the one-account form."""
+    listed, path = config.get("accounts"), config.get("accounts_file")
+    if listed is not None and path:
+        raise SettingError("set accounts or accounts_file, not both")
+    if not path:
+        return listed
+    try:
+        text = Path(str(path)).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingError(f"accounts_file: cannot read {path} ({exc.strerror or exc})") from None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise SettingError(f"accounts_file: {path} is not JSON ({exc.msg} at line "
+                           f"{exc.lineno})") from None
+    if not isinstance(value, list):
+        raise SettingError(f"accounts_file: {path} must hold a JSON list of accounts")
+    return value
+
+
+def parse(config: Mapping[str, Any]) -> tuple[list[Account], bool]:
+    """The accounts of a run and whether they are the named-accounts form; raises SettingError
+    (one line) for anything an entry or the mix of forms gets wrong."""
+    listed = entries(config)
+    flat = [n for n in (*CREDENTIALS, "account") if config.get(n) not in (None, "")]
+    if listed is None:
+        if config.get("only_accounts") is not None:
+            raise SettingError("only_accounts needs accounts or accounts_file")
+        name = config.get("account")
+        return [Account(name, dict(config), config)], False
+    if flat:
+        raise SettingError("set either accounts (or accounts_file) or the one-account settings "
+                           f"({', '.join(flat)}), not both")
+    if not isinstance(listed, list) or not listed:
+        raise SettingError("accounts must be a non-empty list of objects")
+    accounts, seen = [], set()
+    for i, entry in enumerate(listed):
+        where = f"accounts[{i}]"
+        if not isinstance(entry, dict):
+            raise SettingError(f"{where} must be an object")
+        name = entry.get("name")
+        if not isinstance(name, str) or not NAME.match(name):
+            raise SettingError(f"{where}: name must be 1 to 64 letters, digits, _ or -")
+        where = f"{where} ({name})"
+        if name in seen:
+            raise SettingError(f"{where}: the name is used twice")
+        seen.add(name)
+        unknown = sorted(set(entry) - set(ENTRY_FIELDS))
+        if unknown:
+            raise SettingError(f"{where}: unknown field {unknown[0]} (an entry takes name, the "
+                               "credential settings and <product>_api_url; every other setting "
+                               "is shared)")
+        for key, value in entry.items():
+            if not isinstance(value, str):
+                raise SettingError(f"{where}: {key} must be a string")
+        for spec in STREAMS:
+            key, secret = spec.credentials
+            if bool(entry.get(key)) != bool(entry.get(secret)):
+                have, lack = (key, secret) if entry.get(key) else (secret, key)
+                raise SettingError(f"{where}: {have} is set but {lack} is not")
+        if not any(entry.get(k) for k, _ in (s.credentials for s in STREAMS)):
+            raise SettingError(f"{where}: no credentials (set the key and secret of at least "
+                               "one product)")
+        accounts.append(Account(name, {k: v for k, v in entry.items() if k != "name"}, config))
+    only = config.get("only_accounts")
+    if only is not None:
+        if not isinstance(only, list) or not only or not all(isinstance(n, str) for n in only):
+            raise SettingError("only_accounts must be a non-empty list of account names")
+        unknown = [n for n in only if n not in seen]
+        if unknown:
+            raise SettingError(f"only_accounts: no account named {unknown[0]!r} in accounts")
+        accounts = [a for a in accounts if a.name in set(only)]
+    return accounts, True
+
+
+def raw_secrets(config: Mapping[str, Any]) -> list[str]:
+    """Every secret the config holds, in any form of it, read before any check (which may fail
+    and log): so that nothing is ever printed unmasked."""
+    secrets = [s.secret_setting for s in STREAMS]
+    found = [config.get(n) for n in secrets]
+    try:
+        listed = entries(config) or []
+    except SettingError:
+        listed = []
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, dict):
+            found += [entry.get(n) for n in secrets]
+    return [str(v) for v in found if v not in (None, "")]

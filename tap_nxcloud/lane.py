@@ -1,0 +1,346 @@
+"""One stream read for one account: its requests, pages, windows and bookmark.
+
+A `WindowedStream` (stream.py) holds a lane per account that has the stream's credentials and
+reads them side by side (scheduler.py). Everything a lane sends carries that account's keys to
+that account's host; its bookmark lives in the stream's state partition `{"account": name}` (or
+at the stream's level for the unnamed one-account form).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import requests
+
+from .accounts import Account
+from .clock import UTC, EpochClock, EpochMillis, WallClock, epoch_ms, parse_bookmark
+from .errors import ApiError, StateError, located
+from .http import Client, Throttle, cut
+from .paging import PagingError, keyset_pages, offset_pages
+from .responses import Reader
+from .rows import EXTRA, Shaper
+from .spec import Bounds, Keyset, StreamSpec
+from .windows import DayPlanner, Window, WindowPlanner
+
+FUTURE_SLACK = dt.timedelta(minutes=10)  # clock differences between the machines that ran us
+PRIMED_ROWS = 20_000  # rows of credential checks' answers kept for the sync, per process
+
+_primed = [0]
+_primed_lock = threading.Lock()
+
+# Requests paced for a whole process: SIP's one request per 2 s is counted per IP, voice's one a
+# second per app key, so every reader of the process shares the throttle of its scope.
+_throttles: dict[tuple, Throttle] = {}
+_throttles_lock = threading.Lock()
+
+
+def shared_throttle(spec: StreamSpec, key: str) -> Throttle:
+    scope = (spec.name,) if spec.rate_scope == "ip" else (spec.name, key)
+    with _throttles_lock:
+        throttle = _throttles.get(scope)
+        if throttle is None:
+            throttle = _throttles[scope] = Throttle(spec.min_interval * 1.05)  # jitter margin
+        return throttle
+
+
+class Lane:
+    def __init__(self, stream, account: Account) -> None:
+        self.stream = stream
+        self.account = account
+        spec, settings = stream.spec, stream.settings
+        self.spec, self.settings, self.clock = spec, settings, stream.clock
+        self.name = spec.name
+        self.label = account.label  # "account acme" or ""
+        self.where_prefix = f"{self.label}: " if self.label else ""
+        credentials = account.credentials(spec) or ("-", "-")  # --discover without credentials
+        self.client = Client(spec.name, account.url(spec), timeout=settings.timeout,
+                             max_tries=settings.max_retries + 1,
+                             backoff_base=settings.backoff_base,
+                             backoff_max=settings.backoff_max, cancel=stream.cancel,
+                             max_bytes=settings.max_response_bytes,
+                             throttle=shared_throttle(spec, credentials[0])
+                             if spec.min_interval else None)
+        self.reader = Reader(spec, account.secrets())
+        self._request = self._build_request(account, credentials)
+        self.shape = make_shaper(spec, stream.schema, self.clock, stream.logger.warning,
+                                 account.name if settings.has_account_column else None)
+        # a row's replication key as windows compare it (None: unreadable)
+        self.when = self.clock.comparable if spec.clock == "wall" else epoch_ms
+        self._unreadable: set = set()  # rows kept despite an unreadable time, emitted once
+        self._unreadable_first: tuple | None = None
+        self._lock = threading.Lock()
+        self._start: tuple[dt.datetime, str] | None = None
+        self._primed: tuple[bytes, Any] | None = None  # the credential check's answer
+        self.rows = self.windows = 0
+
+    # --- requests ----------------------------------------------------------------------------
+    def _build_request(self, account: Account, credentials: tuple[str, str]):
+        spec, url = self.spec, f"{account.url(self.spec)}{self.spec.path}"
+        fields = spec.auth.fields(*credentials)
+        auth = spec.auth.signer(*credentials)
+        constant = self.settings.filters(spec)
+
+        def request(params: dict) -> requests.Request:
+            params = {**params, **constant}
+            if spec.encoding == "query":
+                return requests.Request("GET", url, params={**params, **fields})
+            if spec.encoding == "form":
+                return requests.Request("POST", url, data={**params, **fields})
+            # serialized once: these exact bytes are signed (in the auth hook) and sent
+            body = msgspec.json.encode(params)
+            return requests.Request("POST", url, data=body, auth=auth,
+                                    headers={"Content-Type": "application/json"})
+        return request
+
+    def fetch(self, params: dict, where: str = "") -> tuple[list[dict], int | None]:
+        primed = self._primed
+        if primed is not None:
+            self._primed = None
+            if primed[0] == msgspec.json.encode(params):  # the check asked exactly this
+                with _primed_lock:
+                    _primed[0] -= len(primed[1][0])
+                return primed[1]
+        try:
+            return self.client.call(self._request(params), self.reader)
+        except ApiError as exc:
+            raise located(exc, self.name, self.where_prefix + where) from None
+
+    # --- one window --------------------------------------------------------------------------
+    def _bounds(self, window: Window) -> Bounds:
+        enc, day = self.clock.encode, self.clock.day(window.start)
+        if isinstance(self.spec.paging, Keyset):  # flash: documented inclusive bounds
+            return Bounds(enc(window.start), enc(window.end - 1), day)
+        # undocumented inclusiveness: ask one second wider each side, keep [start, end) below
+        return Bounds(enc(window.start - 1), enc(window.end), day)
+
+    def where(self, window: Window) -> str:
+        return f"window {self.clock.label(window.start)} to {self.clock.label(window.end)}"
+
+    def first_params(self, window: Window) -> dict:
+        """The first request of a window (its first variant, page 1)."""
+        params = {**self.spec.query(self._bounds(window)), **self.spec.queries[0].params}
+        paging = self.spec.paging
+        if isinstance(paging, Keyset):
+            return params
+        return {**params, paging.page_param: 1, paging.size_param: paging.size}
+
+    def pages(self, window: Window) -> Iterator[list[dict]]:
+        spec, paging = self.spec, self.spec.paging
+        query = spec.query(self._bounds(window))
+        rk, keys, shape, when = spec.replication_key, spec.primary_keys, self.shape, self.when
+        lo, hi = self._raw_range(window)
+        where = self.where(window)
+
+        def warn(message: str) -> None:
+            self._warn(f"{where}: {message}")
+        for variant in spec.queries:
+            params = {**query, **variant.params}
+            if isinstance(paging, Keyset):
+                def since(start: str, end: str, params=params) -> list[dict]:
+                    return self.fetch({**params, "start": start, "end": end}, where)[0]
+                pages = keyset_pages(since, query["start"], query["end"], warn, paging.size,
+                                     lambda row: when(row.get(rk)), keys[0])
+            else:
+                def fetch(page: int, params=params) -> tuple[list[dict], int | None]:
+                    return self.fetch({**params, paging.page_param: page,
+                                       paging.size_param: paging.size}, where)
+                pages = offset_pages(fetch, paging.size, self.reader.identity, warn)
+            try:
+                for rows in pages:
+                    kept = []
+                    for row in rows:
+                        t = when(row.get(rk))
+                        if t is None:
+                            odd = self._unreadable_time(row, variant.columns)
+                            if odd is not None:
+                                kept.append(odd)
+                        elif lo <= t < hi:
+                            kept.append(shape(row, variant.columns))
+                    if kept:
+                        yield kept
+            except PagingError as exc:
+                raise ApiError(f"{self.name}: {self.where_prefix}{where}: {exc}") from None
+
+    def _unreadable_time(self, row: dict, columns: dict) -> dict | None:
+        """A row whose replication key cannot be read as a time: the query for this window
+        returned it, so it is kept (once a run), its time null and the value as sent in
+        `extra_fields`; the end of the stream's sync counts them in one WARNING."""
+        rk = self.spec.replication_key
+        key = (self.reader.identity(row), *columns.values())
+        with self._lock:
+            if key in self._unreadable:
+                return None
+            self._unreadable.add(key)
+            if self._unreadable_first is None:
+                self._unreadable_first = (row.get(rk), key)
+        raw = row.pop(rk, None)
+        shaped = self.shape(row, columns)
+        shaped[rk] = None
+        shaped[EXTRA] = {**(shaped.get(EXTRA) or {}), rk: raw}
+        return shaped
+
+    def _raw_range(self, window: Window) -> tuple[Any, Any]:
+        """The window in the replication key's comparable form: wall strings compare as text;
+        epoch milliseconds as numbers."""
+        if self.spec.clock == "wall":
+            return self.clock.wall(window.start), self.clock.wall(window.end)
+        return window.start * 1000, window.end * 1000
+
+    def _warn(self, message: str) -> None:
+        zone = f" ({self.settings.zone.key})" if self.spec.clock == "wall" else ""
+        self.stream.logger.warning("%s: %s%s%s", self.name, self.where_prefix, message, zone)
+
+    # --- the credential check ----------------------------------------------------------------
+    def probe(self, keep: bool = False) -> None:
+        """One request that proves the credentials work: the first request of the sync itself
+        (`keep`: its answer is kept for the sync, which then does not ask again), or, where the
+        range is empty, of its last minute."""
+        first, last = self.ticks()
+        if first < last:
+            window = self.planner(first, last).next()
+        else:  # nothing to read: prove the keys on the last minute still kept
+            if self.retention_edge() is not None and self.retention_edge() >= self.settings.end:
+                return
+            window = Window(last - 60, last)
+            keep = False
+        params = self.first_params(window)
+        if not isinstance(self.spec.paging, Keyset):
+            params = params if keep else {**params, self.spec.paging.size_param: 1}
+        result = self.fetch(params, f"checking the credentials: {self.where(window)}")
+        if keep:
+            with _primed_lock:
+                if _primed[0] + len(result[0]) > PRIMED_ROWS:
+                    return
+                _primed[0] += len(result[0])
+            self._primed = (msgspec.json.encode(params), result)
+
+    def release(self) -> None:
+        """Drop a kept answer the sync did not use (the lane failed, or read nothing)."""
+        primed, self._primed = self._primed, None
+        if primed is not None:
+            with _primed_lock:
+                _primed[0] -= len(primed[1][0])
+
+    # --- the range and its bookmark ----------------------------------------------------------
+    def _partition(self) -> dict:
+        return self.stream.get_context_state(self.account.context)
+
+    def bookmark(self) -> dt.datetime | None:
+        """The stored bookmark, checked: a state a user can break is refused with one line."""
+        value = self._partition().get("replication_key_value")
+        if value in (None, "") and self.account.context is not None \
+                and len(self.stream.lanes) == 1:
+            # a one-account run reads a bookmark written at the stream's level (before
+            # accounts had partitions); it moves into the partition at the first commit
+            value = self.stream.get_context_state(None).get("replication_key_value")
+        if value in (None, ""):
+            return None
+        whose = f"{self.name}: {self.where_prefix}"
+        try:
+            parsed = parse_bookmark(value)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise StateError(f"{whose}the state's bookmark {cut(repr(value), 60)} is not a "
+                             f"{self.spec.replication_key} time (RFC 3339 with an offset); fix "
+                             "it or remove this stream's entry from the state to read from "
+                             "start_date") from None
+        if parsed > dt.datetime.now(UTC) + FUTURE_SLACK:
+            raise StateError(f"{whose}the state's bookmark {cut(repr(value), 60)} is in "
+                             "the future; the state was edited or written by a machine with a "
+                             "wrong clock: fix it or remove this stream's entry from the state")
+        return parsed
+
+    def commit(self, tick: int) -> None:
+        """The window ending at `tick` is completely out: move the bookmark (the STATE message
+        itself is the stream's to write)."""
+        state = self._partition()
+        state["replication_key"] = self.spec.replication_key
+        state["replication_key_value"] = self.clock.bookmark(tick)
+        if self.account.context is not None:  # migrated: no stale stream-level bookmark
+            level = self.stream.get_context_state(None)
+            level.pop("replication_key_value", None)
+            level.pop("replication_key", None)
+        self.windows += 1
+
+    def retention_edge(self) -> dt.datetime | None:
+        """The oldest instant NXCloud still answers for (None: not stated), with a margin for the
+        run's length; for APIs that take dates, the first whole day still kept."""
+        days = self.spec.retention_days
+        if not days:
+            return None
+        edge = dt.datetime.now(UTC) - dt.timedelta(days=days, minutes=-15)
+        if self.spec.window == "day":
+            local = edge.astimezone(self.settings.zone).date() + dt.timedelta(days=1)
+            edge = dt.datetime.combine(local, dt.time(), self.settings.zone).astimezone(UTC)
+        return edge
+
+    def starting_point(self) -> tuple[dt.datetime, str]:
+        """Where this run starts, and why (worked out once: it may warn)."""
+        if self._start is not None:
+            return self._start
+        s = self.settings
+        bookmark = self.bookmark()
+        start, why = s.start, "start_date"
+        lookback = s.lookback(self.spec)
+        if bookmark is not None and bookmark - lookback > start:
+            start = bookmark - lookback
+            mark = self.clock.label(self.clock.from_instant(bookmark))
+            why = f"bookmark {mark} minus the {span(int(lookback.total_seconds()))} lookback"
+        edge = self.retention_edge()
+        if edge is not None and start < edge:
+            days = self.spec.retention_days
+            self.stream.logger.warning(
+                "%s: %sNXCloud keeps %s records for %d days only: %s to %s can no longer be "
+                "read; starting at %s", self.name, self.where_prefix, self.spec.label, days,
+                start.astimezone(s.zone).isoformat(), edge.astimezone(s.zone).isoformat(),
+                edge.astimezone(s.zone).isoformat())
+            start, why = edge, f"{why}, clamped to the {days}-day retention"
+        self._start = (start, why)
+        return self._start
+
+    def ticks(self) -> tuple[int, int]:
+        """The run's range on this stream's clock: [first, last)."""
+        start, _ = self.starting_point()
+        return self.clock.from_instant(start), self.clock.from_instant(self.settings.end)
+
+    def planner(self, first: int, last: int):
+        if self.spec.window == "day":
+            return DayPlanner(first, last)
+        s, paging = self.settings, self.spec.paging
+        size = paging.size
+        maximum = s.max_window_seconds
+        if self.spec.max_window_seconds:  # one second less: each request asks a second wider
+            maximum = min(maximum, self.spec.max_window_seconds - 1)
+        initial = s.window_seconds if size <= 100 else maximum  # big pages: start big
+        return WindowPlanner(first, last, initial=initial, minimum=60, maximum=maximum,
+                             target_rows=s.target_rows * max(1, size // 100))
+
+    def summary(self) -> None:
+        """The stream's end: counts, and what the rows held that was odd."""
+        self.shape.summary()
+        if self._unreadable:
+            raw, key = self._unreadable_first
+            self.stream.logger.warning(
+                "%s: %s%d row%s had a %s that cannot be read as a time (the first: %s, row %s); "
+                "emitted with %s null and the value as sent in %s", self.name,
+                self.where_prefix, len(self._unreadable),
+                "" if len(self._unreadable) == 1 else "s", self.spec.replication_key,
+                cut(repr(raw), 80), cut(repr(key), 80), self.spec.replication_key, EXTRA)
+
+
+def make_shaper(spec: StreamSpec, schema: dict, clock: WallClock | EpochClock, warn,
+                account: str | None = None) -> Shaper:
+    """The stream's row shaper: its date-time fields are the clock's wall-clock strings, or epoch
+    milliseconds (contact center). Also used by the benchmark's floor, for the same per-row work."""
+    kind = "wall" if spec.clock == "wall" else "epoch_ms"
+    times = {"wall": getattr(clock, "rfc3339", None), "epoch_ms": EpochMillis()}
+    time_fields = {name: kind for name, prop in schema["properties"].items()
+                   if prop.get("format") == "date-time"}
+    return Shaper(spec.name, schema, time_fields, times, spec.primary_keys, warn, account)
+
+
+def span(seconds: int) -> str:
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
