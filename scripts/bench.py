@@ -413,6 +413,128 @@ def long_run(args, double: Double, folder: Path, tap_rss: float | None) -> None:
           f"{'yes' if all(tally.exact(n, double.rows(n)) for n in names) else 'NO'}")
 
 
+# --- figure 6: many accounts ------------------------------------------------------------------
+ACCOUNT_ROWS = {"flash_call_cdrs": 1000, "cc_cdrs": 1000, "sms_cdrs": 1000, "voice_cdrs": 200,
+                "sip_cdrs": 100, "did_cdrs": 1000}
+
+
+class Accounts:
+    """N accounts, each a double of its own, served by one process (`nxcloud-double
+    --accounts N`): their own keys, rows and rate limits."""
+
+    def __init__(self, n: int, hours: float) -> None:
+        cmd = [sys.executable, "-m", "nxcloud_double", "--accounts", str(n), "--seed", "1",
+               "--timezone", ZONE, "--span-days", f"{hours / 24:.6f}"]
+        for name, rows in ACCOUNT_ROWS.items():
+            cmd += [f"--{SHORT[name].replace('_', '-')}-rows", str(rows)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        atexit.register(self.stop)
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit("the API doubles did not start")
+        self.info = json.loads(line)
+
+    def stats(self) -> list[dict]:
+        return [requests.get(f"{url}/_double/stats", timeout=30).json()
+                for url in self.info["urls"]]
+
+    def config(self, folder: Path, only: int | None = None) -> Path:
+        ends = [dt.datetime.fromisoformat(w[1]) for w in self.info["windows"].values()]
+        config = {**self.info["config"], "end_date": min(min(ends), dt.datetime.now(
+            dt.timezone.utc) - dt.timedelta(minutes=2)).isoformat()}
+        if only is not None:
+            config["only_accounts"] = [a["name"] for a in config["accounts"][:only]]
+        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".json", delete=False) as f:
+            json.dump(config, f)
+        return Path(f.name)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+
+
+def run_accounts(config: Path) -> dict:
+    """The tap over the accounts of `config`: wall, CPU, peak RSS, STATE bytes, distinct rows per
+    stream (keys with their account), and rows seen twice."""
+    seen: dict[str, set] = collections.defaultdict(set)
+    dupes = state_bytes = states = 0
+    decode = msgspec.json.Decoder(Message).decode
+    keys = {spec.name: msgspec.json.Decoder(msgspec.defstruct(
+        f"{spec.name}_akey", [(f, object) for f in ("account", *spec.primary_keys)])).decode
+        for spec in STREAMS}
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(tap(config), stdout=subprocess.PIPE, stderr=err, env=ENV)
+        for line in proc.stdout:
+            if line.startswith(b'{"type":"RECORD"'):
+                msg = decode(line)
+                key = hash(msgspec.structs.astuple(keys[msg.stream](msg.record)))
+                dupes += key in seen[msg.stream]
+                seen[msg.stream].add(key)
+            elif b'"type":"STATE"' in line[:20]:
+                state_bytes += len(line)
+                states += 1
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = status
+        wall = time.perf_counter() - started
+        err.seek(0)
+        log = err.read().decode(errors="replace")
+    if status != 0:
+        sys.exit(f"the tap failed:\n{log[-3000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mb": usage.ru_maxrss / 1024, "state_bytes": state_bytes, "states": states,
+            "rows": {s: len(k) for s, k in seen.items()}, "dupes": dupes,
+            "seconds": seconds_per_stream(log)}
+
+
+def many_accounts(args, folder: Path) -> None:
+    n = args.accounts
+    print(f"\n6. Many accounts in one process: {n} accounts, each a double of its own with "
+          f"{', '.join(f'{v} {SHORT[k]}' for k, v in ACCOUNT_ROWS.items())} rows over "
+          f"{args.accounts_hours:g} h (building the data...)")
+    doubles = Accounts(n, args.accounts_hours)
+    try:
+        runs = {}
+        for count in sorted({1, max(1, n // 10), n}):
+            for url in doubles.info["urls"]:
+                requests.post(f"{url}/_double/control", json={"clear_log": True,
+                              "reset_rate_limits": True}, timeout=30)
+            runs[count] = run_accounts(doubles.config(folder, only=count))
+            sent = collections.Counter()
+            voice_most = 0
+            for stats in doubles.stats():
+                sent.update(stats["requests"])
+                voice_most = max(voice_most, stats["requests"].get("voice_cdrs", 0))
+            runs[count]["sent"], runs[count]["voice_most"] = sent, voice_most
+    finally:
+        doubles.stop()
+    print("   accounts    wall s   CPU-s   peak RSS MB   STATE msgs   STATE bytes   bytes/acct"
+          "   rows exact")
+    for count, r in runs.items():
+        exact = all(r["rows"].get(s, 0) == rows * count for s, rows in ACCOUNT_ROWS.items())
+        twice = f" ({r['dupes']} twice)" if r["dupes"] else ""
+        print(f"   {count:8d} {r['wall']:9.1f} {r['cpu']:7.1f} {r['rss_mb']:13.1f} "
+              f"{r['states']:12d} {num(r['state_bytes']):>13} "
+              f"{num(r['state_bytes'] / count):>12}   "
+              f"{'yes' if exact and not r['dupes'] else 'NO'}{twice}")
+    one, many = runs[1], runs[n]
+    sip = many["sent"].get("sip_cdrs", 0) * 2.0
+    voice = many["voice_most"] * 1.0
+    bound = max(many["cpu"], sip, voice)
+    seq = sum(t for s, t in many["seconds"].items() if s not in PACED) + sip + voice
+    print(f"   peak RSS, {n} accounts / one: {many['rss_mb'] / one['rss_mb']:.2f} (goal <= 2)")
+    print(f"   wall time against what the rate limits and the CPU allow: {many['wall']:.0f} s / "
+          f"max(CPU {many['cpu']:.0f} s, SIP {many['sent'].get('sip_cdrs', 0)} requests x 2 s = "
+          f"{sip:.0f} s, voice {many['voice_most']} requests of one key x 1 s = {voice:.0f} s) "
+          f"= {many['wall'] / bound:.2f} (goal <= 1.2)")
+    print(f"   (the streams are read one after another: against the other streams' own time "
+          f"plus SIP and voice paced, {seq:.0f} s, the ratio is {many['wall'] / seq:.2f})")
+    per = [r["state_bytes"] / c for c, r in runs.items()]
+    print(f"   STATE bytes per account: {', '.join(num(b) for b in per)} for "
+          f"{', '.join(map(str, runs))} accounts (linear: the same per account)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=20_000,
@@ -437,6 +559,10 @@ def main() -> None:
     p.add_argument("--fault-rate", type=float, default=0.1, help="faulty share, long run")
     p.add_argument("--long-timeout", type=float, default=1.0,
                    help="the tap's request_timeout in the long run (seconds)")
+    p.add_argument("--accounts", type=int, default=200,
+                   help="figure 6: accounts in one run (0 skips it; 200: ~10 min)")
+    p.add_argument("--accounts-hours", type=float, default=20.0,
+                   help="figure 6: hours each account's data spreads over (one SIP window)")
     args = p.parse_args()
     unknown = set(args.long_streams) - set(NAMES)
     if unknown:
@@ -465,6 +591,8 @@ def benchmark(args, folder: Path) -> None:
     if big is not None:
         long_run(args, big, folder, tap_rss)
         big.stop()
+    if args.accounts:
+        many_accounts(args, folder)
     print(f"\n(benchmark: {time.perf_counter() - started:.0f} s)")
 
 

@@ -8,6 +8,7 @@ request at a time goes out, so concurrency never multiplies the load on a strugg
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import os
@@ -18,7 +19,7 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -297,27 +298,46 @@ class Client:
         self._before_send = (partial(self.throttle.before_send, cancel)
                              if self.throttle.min_interval else None)
         self.watchdog = Watchdog(stream, cancel)
-        self._local = threading.local()
+        self._sessions: list[requests.Session] = []  # idle ones, ready for the next attempt
+        self._sessions_lock = threading.Lock()
         self.requests_sent = 0
         self._count_lock = threading.Lock()
         _clients.add(self)
 
-    @property
-    def session(self) -> requests.Session:
-        # requests.Session is not documented as thread-safe: one per worker thread
-        session = getattr(self._local, "session", None)
+    @contextlib.contextmanager
+    def session(self) -> Iterator[requests.Session]:
+        """A session of this client's, for one attempt at a time (requests.Session is not
+        documented as thread-safe): as many exist as attempts ever ran at once, whichever
+        threads make them, and `close()` ends them and their connections."""
+        with self._sessions_lock:
+            session = self._sessions.pop() if self._sessions else None
         if session is None:
-            session = self._local.session = requests.Session()
-            session.headers["User-Agent"] = "tap-nxcloud"
-            session.headers["Accept-Encoding"] = "gzip, deflate"  # what read_body decodes
-            # requests reads proxies, CA bundle and netrc from the environment on every request,
-            # scanning all of os.environ each time; read them once here, then stop.
-            session.proxies = requests.utils.get_environ_proxies(self.base_url)
-            session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
-                              or os.environ.get("CURL_CA_BUNDLE") or True)
-            session.trust_env = False
-            for prefix in ("http://", "https://"):
-                session.mount(prefix, Adapter())
+            session = self._new_session()
+        try:
+            yield session
+        finally:
+            with self._sessions_lock:
+                self._sessions.append(session)
+
+    def close(self) -> None:
+        """Close the idle sessions and their keep-alive connections (the lane is done)."""
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers["User-Agent"] = "tap-nxcloud"
+        session.headers["Accept-Encoding"] = "gzip, deflate"  # what read_body decodes
+        # requests reads proxies, CA bundle and netrc from the environment on every request,
+        # scanning all of os.environ each time; read them once here, then stop.
+        session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        session.verify = (os.environ.get("REQUESTS_CA_BUNDLE")
+                          or os.environ.get("CURL_CA_BUNDLE") or True)
+        session.trust_env = False
+        for prefix in ("http://", "https://"):
+            session.mount(prefix, Adapter())
         return session
 
     def delay(self, attempt: int) -> float:
@@ -327,7 +347,10 @@ class Client:
     def _send(self, request: requests.Request) -> Answer:
         """One attempt, bounded as a whole (connect, headers, body) by the watchdog and in size
         by `max_bytes`; redirects are not followed."""
-        session = self.session
+        with self.session() as session:
+            return self._attempt(session, request)
+
+    def _attempt(self, session: requests.Session, request: requests.Request) -> Answer:
         # prepared anew each attempt so that the auth hook signs with a fresh ts
         prepared = session.prepare_request(request)
         with self._count_lock:

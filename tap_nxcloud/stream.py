@@ -150,10 +150,12 @@ class WindowedStream(DirectRecords, Stream):
             raise Interrupted(tap, tap.terminating) from None
         finally:
             tap.active_streams.discard(self)
+            for lane in [*self.lanes, *(lane for lane, _ in self.failures)]:
+                lane.release()
+                lane.client.close()  # no keep-alive connections left open per account
         requests = 0
         for lane in self.lanes:
             lane.summary()
-            lane.release()
             requests += lane.client.requests_sent
         accounts = f" of {len(self.lanes)} accounts" if self.settings.named else ""
         self.logger.info("%s: done: %d rows%s in %d window%s, %d requests, %.1f s", self.name,

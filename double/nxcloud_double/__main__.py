@@ -14,10 +14,12 @@ import signal
 import sys
 from zoneinfo import ZoneInfo
 
+from tap_nxcloud.streams import BY_NAME
+
 from . import config_for
 from .endpoints import ENDPOINTS
 from .endpoints.cc import BOUNDS
-from .server import FAULT_KINDS, RATES, ApiDouble, Faults
+from .server import FAULT_KINDS, RATES, ApiDouble, Credentials, Faults
 
 RETENTION_HELP = ("Rows of a stream whose API keeps only recent records are generated inside "
                   "that retention relative to now: their window starts no earlier than the first "
@@ -48,15 +50,18 @@ def _rate(text: str) -> tuple[str, object]:
     return stream, ((int(count), float(seconds)) if count else float(seconds))
 
 
-def build(args: argparse.Namespace) -> tuple[ApiDouble, dt.datetime, dict]:
+def build(args: argparse.Namespace, *, seed: int | None = None, port: int | None = None,
+          credentials: Credentials | None = None) -> tuple[ApiDouble, dt.datetime, dict]:
     zone = ZoneInfo(args.timezone)
     now = dt.datetime.now(zone)
     start = (dt.datetime.fromisoformat(args.start).replace(tzinfo=zone) if args.start else
              (now - dt.timedelta(days=args.span_days)).replace(
                  hour=0, minute=0, second=0, microsecond=0))
     span = int(args.span_days * 86400)
-    double = ApiDouble(port=args.port, latency_ms=args.latency_ms, cc_bounds=args.cc_bounds,
-                       zone=zone, rate_limits=dict(args.rate_limit))
+    seed = args.seed if seed is None else seed
+    double = ApiDouble(port=args.port if port is None else port, latency_ms=args.latency_ms,
+                       cc_bounds=args.cc_bounds, zone=zone, rate_limits=dict(args.rate_limit),
+                       credentials=credentials)
     windows = {}
     for endpoint in ENDPOINTS:
         begin, length = recent(endpoint, start, span, now)
@@ -64,10 +69,10 @@ def build(args: argparse.Namespace) -> tuple[ApiDouble, dt.datetime, dict]:
         n = getattr(args, f"{endpoint.alias}_rows")
         if n:
             double.tables[endpoint.stream].add(endpoint.rows(
-                n, seed=args.seed, start=begin.strftime("%Y-%m-%d %H:%M:%S"),
+                n, seed=seed, start=begin.strftime("%Y-%m-%d %H:%M:%S"),
                 span_seconds=length, zone=zone))
     if args.fault_rate:
-        double.set_faults(Faults(rate=args.fault_rate, seed=args.seed,
+        double.set_faults(Faults(rate=args.fault_rate, seed=seed,
                                  kinds=tuple(args.fault_kinds.split(","))))
     return double, start, {s: [b.isoformat(), (b + dt.timedelta(seconds=n)).isoformat()]
                            for s, (b, n) in windows.items()}
@@ -96,18 +101,50 @@ def main(argv: list[str] | None = None) -> None:
                    help="override a stream's rate limit: seconds between two requests, or N "
                         "requests per SECONDS (0: none); documented: " + ", ".join(
                             f"{s} {n}/{w:g}s" for s, (n, w) in RATES.items()))
+    p.add_argument("--accounts", type=int, default=0, metavar="N",
+                   help="N accounts, each a double of its own (its own port, keys and rows, "
+                        "seeded seed+i); the config is then an `accounts` list")
     args = p.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if args.accounts:
+        return _many(args)
     double, start, windows = build(args)
     counts = {f"{e.alias}_rows": len(double.tables[e.stream]) for e in ENDPOINTS}
     print(json.dumps({"config": config_for(double, start.isoformat()), **counts,
                       "windows": windows}), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         double.server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         double.server.server_close()
+    return None
+
+
+def _many(args: argparse.Namespace) -> None:
+    """N accounts: N doubles in this process, and one tap config listing them all."""
+    doubles, entries = [], []
+    for i in range(args.accounts):
+        name = f"acct-{i:03d}"
+        keys = Credentials(**{n: f"{name}-{n.replace('_', '-')}" for n in Credentials().values})
+        double, start, windows = build(args, seed=args.seed + i, port=0, credentials=keys)
+        doubles.append(double.start())
+        entry = {"name": name, **keys.values}
+        for endpoint in ENDPOINTS:
+            entry[f"{BY_NAME[endpoint.stream].product}_api_url"] = double.url
+        entries.append(entry)
+    counts = {f"{e.alias}_rows": sum(len(d.tables[e.stream]) for d in doubles)
+              for e in ENDPOINTS}
+    config = {"start_date": start.isoformat(), "timezone": args.timezone, "accounts": entries}
+    print(json.dumps({"config": config, **counts, "windows": windows,
+                      "urls": [d.url for d in doubles]}), flush=True)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for double in doubles:
+            double.stop()
 
 
 if __name__ == "__main__":
