@@ -7,8 +7,8 @@ SPEC = StreamSpec(
     name="cc_cdrs", product="cc", label="contact-center",
     credentials=("cc_access_key", "cc_access_secret"),
     host="https://api2.nxcloud.com", path="/saas/cc/openapi/cdr/page", method="POST",
-    encoding="json", auth=SignedHeaders(CC_BIZ_TYPE, CC_ACTION), clock="epoch",
-    window="adaptive", paging=Offset(100, size_param="size", totals=False),
+    encoding="json", auth=SignedHeaders(CC_BIZ_TYPE, CC_ACTION), nxlink=True,
+    clock="epoch", row_time="epoch_ms", paging=Offset(100, size_param="size", totals=False),
     envelope=Envelope(
         success=0, rows=("data",), transient={88: "request failed", 99: "system error"},
         skew_code=1004,

@@ -7,7 +7,7 @@ SPEC = StreamSpec(
     name="did_cdrs", product="did", label="DID",
     credentials=("did_access_key", "did_access_secret"),
     host="https://api2.nxcloud.com", path="/api/did/cdr", method="POST", encoding="json",
-    auth=SignedHeaders("4", "cdr"), clock="wall", window="day",
+    auth=SignedHeaders("4", "cdr"), window="day",
     paging=Offset(999, size_param="pageSize"),  # "less than 1000"
     envelope=Envelope(
         success=0, rows=("data", "list"), total=("data", "totalRow"),

@@ -7,7 +7,7 @@ SPEC = StreamSpec(
     name="flash_call_cdrs", product="flash_call", label="flash-call",
     credentials=("flash_call_app_key", "flash_call_app_secret"),
     host="https://api2.nxcloud.com", path="/otp/call/list", method="GET", encoding="query",
-    auth=FLASH_KEYS, clock="wall", window="adaptive", paging=Keyset(100),
+    auth=FLASH_KEYS, paging=Keyset(100), bounds="inclusive", order="ascending",
     envelope=Envelope(
         success="0", rows=("cdrs",), too_frequent={"3": "too many requests"},
         fatal={"1": "check flash_call_app_key and flash_call_app_secret"},

@@ -8,7 +8,7 @@ SPEC = StreamSpec(
     name="sip_cdrs", product="sip", label="SIP",
     credentials=("sip_app_key", "sip_app_secret"),
     host="https://api.nxcloud.com", path="/api/voiceSms/getSipCdr", method="POST",
-    encoding="form", auth=KeyFields(), clock="wall", window="adaptive", paging=Offset(1000),
+    encoding="form", auth=KeyFields(), paging=Offset(1000),
     envelope=VOICE_FORM,
     query=lambda b: {"start_time": b.lo, "end_time": b.hi},
     primary_keys=("id",), replication_key="start_time",

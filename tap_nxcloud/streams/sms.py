@@ -7,7 +7,8 @@ SPEC = StreamSpec(
     name="sms_cdrs", product="sms", label="SMS",
     credentials=("sms_app_key", "sms_app_secret"),
     host="https://api2.nxcloud.com", path="/api/sms/getSmsCdr", method="POST", encoding="form",
-    auth=KeyFields(), clock="wall", window="day", paging=Offset(999),  # "less than 1000"
+    auth=KeyFields(), window="day", order="ascending",  # sort_type 0
+    paging=Offset(999),  # "less than 1000"
     envelope=Envelope(
         success="0", rows=("info", "rows"), total=("info", "total"),
         too_frequent={"5": "too many requests"},

@@ -15,7 +15,7 @@ SPEC = StreamSpec(
     name="voice_cdrs", product="voice", label="voice",
     credentials=("voice_app_key", "voice_app_secret"),
     host="https://api2.nxcloud.com", path="/api/voiceSms/getVoiceCdr", method="POST",
-    encoding="form", auth=KeyFields(), clock="wall", window="adaptive", paging=Offset(1000),
+    encoding="form", auth=KeyFields(), paging=Offset(1000),
     envelope=VOICE_FORM,
     query=lambda b: {"start_time": b.lo, "end_time": b.hi},
     # group calls (0) and OTP/notification calls (1) are separate sets with their own ids; the
