@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from .clock import SettingError
+from .spec import NXLINK_REGIONS
 from .streams import STREAMS
 
-CREDENTIALS = tuple(name for spec in STREAMS for name in spec.credentials)
-URLS = tuple(f"{spec.product}_api_url" for spec in STREAMS)
-ENTRY_FIELDS = ("name", *CREDENTIALS, *URLS)
+CREDENTIALS = tuple(dict.fromkeys(name for spec in STREAMS for name in spec.credentials))
+URLS = tuple(dict.fromkeys(spec.api_url_setting for spec in STREAMS))
+PARAMS = tuple(dict.fromkeys(name for spec in STREAMS for name in spec.params))  # cc_tenant_id
+ENTRY_FIELDS = ("name", *CREDENTIALS, *URLS, *PARAMS)
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -39,10 +41,22 @@ class Account:
         return (str(key), str(secret)) if key and secret else None
 
     def url(self, spec) -> str:
-        url = (self.values.get(f"{spec.product}_api_url")
-               or self.shared.get(f"{spec.product}_api_url") or self.shared.get("api_url")
-               or spec.host)
-        return str(url).rstrip("/")
+        """The stream's base URL: the product's own setting, else `api_url` (a proxy, the
+        double), else for NXLink products the `nxlink_region` gateway, else the documented
+        host."""
+        setting = spec.api_url_setting
+        url = (self.values.get(setting) or self.shared.get(setting)
+               or self.shared.get("api_url"))
+        region = self.shared.get("nxlink_region")
+        if not url and spec.nxlink and region:
+            url = NXLINK_REGIONS[region]
+        return str(url or spec.host).rstrip("/")
+
+    def params(self, spec) -> dict[str, Any] | None:
+        """The account settings the stream sends (cc_tenant_id as tenantId); None when one is
+        missing (the stream is then skipped for this account)."""
+        values = {param: self.values.get(name) for name, param in spec.params.items()}
+        return None if any(v in (None, "") for v in values.values()) else values
 
     def secrets(self) -> list[str]:
         return [str(self.values[s.secret_setting]) for s in STREAMS

@@ -115,6 +115,25 @@ def epoch_ms(value: object) -> int | None:
     return value if _MS_RANGE[0] <= value < _MS_RANGE[1] else None
 
 
+def epoch_s(value: object) -> int | None:
+    """A row's epoch-seconds time (the AI agent's), or None when it is not a plausible one."""
+    ms = epoch_ms(value * 1000 if type(value) is int else
+                  (value + "000" if isinstance(value, str) else value))
+    return None if ms is None else ms // 1000
+
+
+class EpochSeconds:
+    """Epoch seconds -> RFC 3339 UTC; 0 -> None; ValueError for an implausible time."""
+
+    def __call__(self, seconds: int) -> str | None:
+        if not seconds or seconds == "0":
+            return None
+        value = epoch_s(seconds)
+        if value is None:
+            raise ValueError("not an epoch-seconds time")
+        return dt.datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class EpochMillis:
     """Epoch milliseconds -> RFC 3339 UTC with milliseconds; 0 (the API's "never") -> None.
 

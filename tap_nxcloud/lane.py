@@ -8,6 +8,7 @@ at the stream's level for the unnamed one-account form).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from collections.abc import Iterator
@@ -17,13 +18,22 @@ import msgspec
 import requests
 
 from .accounts import Account
-from .clock import UTC, EpochClock, EpochMillis, WallClock, epoch_ms, parse_bookmark
+from .clock import (
+    UTC,
+    EpochClock,
+    EpochMillis,
+    EpochSeconds,
+    WallClock,
+    epoch_ms,
+    epoch_s,
+    parse_bookmark,
+)
 from .errors import ApiError, StateError, located
 from .http import Client, Throttle, cut
 from .paging import PagingError, keyset_pages, offset_pages
 from .responses import Reader
 from .rows import EXTRA, Shaper
-from .spec import Bounds, Keyset, StreamSpec
+from .spec import Bounds, Keyset, Offset, Single, StreamSpec
 from .windows import DayPlanner, Window, WindowPlanner
 
 FUTURE_SLACK = dt.timedelta(minutes=10)  # clock differences between the machines that ran us
@@ -47,15 +57,46 @@ def shared_throttle(spec: StreamSpec, key: str) -> Throttle:
         return throttle
 
 
+class OnePlanner:
+    """A stream without windows (a whole table, a snapshot): one pass, no bookmark."""
+
+    observed = 1
+    size = 0
+
+    def __init__(self) -> None:
+        self._done = False
+
+    def next(self) -> Window | None:
+        if self._done:
+            return None
+        self._done = True
+        return Window(0, 1)
+
+    def observe(self, window: Window, rows: int) -> None:
+        pass
+
+
+ROW_TIMES = {"wall": None, "epoch_ms": epoch_ms, "epoch_s": epoch_s}
+
+
 class Lane:
-    def __init__(self, stream, account: Account) -> None:
+    """`partition`: the lane's own state context beside its account's (a child stream's parent
+    key, {"taskId": ...}); `since`: where a child's range starts (its parent row's time)."""
+
+    def __init__(self, stream, account: Account, partition: dict | None = None,
+                 since: dt.datetime | None = None) -> None:
         self.stream = stream
         self.account = account
         spec, settings = stream.spec, stream.settings
         self.spec, self.settings, self.clock = spec, settings, stream.clock
         self.name = spec.name
-        self.label = account.label  # "account acme" or ""
+        self.partition = partition or {}
+        self.since = since
+        self.label = " ".join(filter(None, [account.label, *(
+            f"{k} {v}" for k, v in self.partition.items())]))  # "account acme taskId 7"
         self.where_prefix = f"{self.label}: " if self.label else ""
+        self.context = ({**(account.context or {}), **self.partition}
+                        if account.context is not None or self.partition else None)
         credentials = account.credentials(spec) or ("-", "-")  # --discover without credentials
         self.client = Client(spec.name, account.url(spec), timeout=settings.timeout,
                              max_tries=settings.max_retries + 1,
@@ -69,7 +110,8 @@ class Lane:
         self.shape = make_shaper(spec, stream.schema, self.clock, stream.logger.warning,
                                  account.name if settings.has_account_column else None)
         # a row's replication key as windows compare it (None: unreadable)
-        self.when = self.clock.comparable if spec.clock == "wall" else epoch_ms
+        self.when = ROW_TIMES[spec.row_time] or self.clock.comparable
+        self.open_floor: int | None = None  # the oldest open row's tick (spec.still_open)
         self._unreadable: set = set()  # rows kept despite an unreadable time, emitted once
         self._unreadable_first: tuple | None = None
         self._lock = threading.Lock()
@@ -79,10 +121,18 @@ class Lane:
 
     # --- requests ----------------------------------------------------------------------------
     def _build_request(self, account: Account, credentials: tuple[str, str]):
-        spec, url = self.spec, f"{account.url(self.spec)}{self.spec.path}"
-        fields = spec.auth.fields(*credentials)
-        auth = spec.auth.signer(*credentials)
-        constant = self.settings.filters(spec)
+        spec = self.spec
+        options = {o.setting: str(self.settings.config.get(o.setting) or o.default)
+                   for o in spec.options}
+        url = f"{account.url(spec)}{spec.path.format(**options)}"
+        auth_scheme = spec.auth
+        if options and hasattr(auth_scheme, "biz_type"):  # an option may name them
+            auth_scheme = dataclasses.replace(auth_scheme,
+                                              biz_type=auth_scheme.biz_type.format(**options),
+                                              action=auth_scheme.action.format(**options))
+        fields = auth_scheme.fields(*credentials)
+        auth = auth_scheme.signer(*credentials)
+        constant = {**self.settings.filters(spec), **(account.params(spec) or {})}
 
         def request(params: dict) -> requests.Request:
             params = {**params, **constant}
@@ -90,8 +140,9 @@ class Lane:
                 return requests.Request("GET", url, params={**params, **fields})
             if spec.encoding == "form":
                 return requests.Request("POST", url, data={**params, **fields})
-            # serialized once: these exact bytes are signed (in the auth hook) and sent
-            body = msgspec.json.encode(params)
+            # serialized once: these exact bytes are signed (in the auth hook) and sent; key
+            # fields (the email API's) travel in the body too
+            body = msgspec.json.encode({**params, **fields})
             return requests.Request("POST", url, data=body, auth=auth,
                                     headers={"Content-Type": "application/json"})
         return request
@@ -112,7 +163,7 @@ class Lane:
     # --- one window --------------------------------------------------------------------------
     def _bounds(self, window: Window) -> Bounds:
         enc, day = self.clock.encode, self.clock.day(window.start)
-        if isinstance(self.spec.paging, Keyset):  # flash: documented inclusive bounds
+        if self.spec.bounds == "inclusive":  # flash: documented inclusive bounds
             return Bounds(enc(window.start), enc(window.end - 1), day)
         # undocumented inclusiveness: ask one second wider each side, keep [start, end) below
         return Bounds(enc(window.start - 1), enc(window.end), day)
@@ -120,18 +171,30 @@ class Lane:
     def where(self, window: Window) -> str:
         return f"window {self.clock.label(window.start)} to {self.clock.label(window.end)}"
 
+    def _query(self, window: Window) -> dict:
+        """The window's parameters (none for a stream without windows), a child's parent key."""
+        query = self.spec.query(self._bounds(window)) if self.spec.windowed else {}
+        if self.spec.child is not None:
+            query[self.spec.child.param] = self.partition[self.spec.child.key]
+        return query
+
     def first_params(self, window: Window) -> dict:
         """The first request of a window (its first variant, page 1)."""
-        params = {**self.spec.query(self._bounds(window)), **self.spec.queries[0].params}
+        params = {**self._query(window), **self.spec.queries[0].params}
         paging = self.spec.paging
-        if isinstance(paging, Keyset):
+        if not isinstance(paging, Offset):
             return params
         return {**params, paging.page_param: 1, paging.size_param: paging.size}
 
     def pages(self, window: Window) -> Iterator[list[dict]]:
+        if not self.spec.windowed:
+            yield from self._whole()
+            return
         spec, paging = self.spec, self.spec.paging
-        query = spec.query(self._bounds(window))
+        query = self._query(window)
+        stamp = spec.stamp(self._bounds(window)) if spec.stamp else None
         rk, keys, shape, when = spec.replication_key, spec.primary_keys, self.shape, self.when
+        open_ = spec.still_open
         lo, hi = self._raw_range(window)
         where = self.where(window)
 
@@ -144,6 +207,8 @@ class Lane:
                     return self.fetch({**params, "start": start, "end": end}, where)[0]
                 pages = keyset_pages(since, query["start"], query["end"], warn, paging.size,
                                      lambda row: when(row.get(rk)), keys[0])
+            elif isinstance(paging, Single):
+                pages = iter([self.fetch(params, where)[0]])
             else:
                 def fetch(page: int, params=params) -> tuple[list[dict], int | None]:
                     return self.fetch({**params, paging.page_param: page,
@@ -153,12 +218,16 @@ class Lane:
                 for rows in pages:
                     kept = []
                     for row in rows:
+                        if stamp:
+                            row.update(stamp)
                         t = when(row.get(rk))
                         if t is None:
                             odd = self._unreadable_time(row, variant.columns)
                             if odd is not None:
                                 kept.append(odd)
                         elif lo <= t < hi:
+                            if open_ is not None and open_(row):
+                                self._hold(t)
                             kept.append(shape(row, variant.columns))
                     if kept:
                         yield kept
@@ -183,15 +252,49 @@ class Lane:
         shaped[EXTRA] = {**(shaped.get(EXTRA) or {}), rk: raw}
         return shaped
 
+    def _whole(self) -> Iterator[list[dict]]:
+        """A stream without windows: the whole table page by page, or the snapshot's one row."""
+        paging, shape, where = self.spec.paging, self.shape, "the whole table"
+        if isinstance(paging, Single):
+            fetched_at = dt.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            rows = self.fetch(self._query(Window(0, 1)), where)[0]
+            yield [shape({**row, "fetched_at": fetched_at}) for row in rows]
+            return
+
+        def fetch(page: int) -> tuple[list[dict], int | None]:
+            return self.fetch({**self._query(Window(0, 1)), paging.page_param: page,
+                               paging.size_param: paging.size}, where)
+        try:
+            for rows in offset_pages(fetch, paging.size, self.reader.identity,
+                                     lambda m: self._warn(f"{where}: {m}")):
+                yield [shape(row) for row in rows]
+        except PagingError as exc:
+            raise ApiError(f"{self.name}: {self.where_prefix}{where}: {exc}") from None
+
+    def _hold(self, t) -> None:
+        """An open row (a task still calling): the bookmark may not pass its time."""
+        tick = self._tick_of(t)
+        with self._lock:
+            if self.open_floor is None or tick < self.open_floor:
+                self.open_floor = tick
+
+    def _tick_of(self, t) -> int:
+        if self.spec.row_time == "epoch_ms":
+            return t // 1000
+        if self.spec.row_time == "epoch_s":
+            return t
+        return self.clock.from_instant(self.clock.parse(t))
+
     def _raw_range(self, window: Window) -> tuple[Any, Any]:
         """The window in the replication key's comparable form: wall strings compare as text;
-        epoch milliseconds as numbers."""
-        if self.spec.clock == "wall":
+        epoch times as numbers."""
+        if self.spec.row_time == "wall":
             return self.clock.wall(window.start), self.clock.wall(window.end)
-        return window.start * 1000, window.end * 1000
+        scale = 1000 if self.spec.row_time == "epoch_ms" else 1
+        return window.start * scale, window.end * scale
 
     def _warn(self, message: str) -> None:
-        zone = f" ({self.settings.zone.key})" if self.spec.clock == "wall" else ""
+        zone = f" ({self.settings.zone.key})" if self.spec.row_time == "wall" else ""
         self.stream.logger.warning("%s: %s%s%s", self.name, self.where_prefix, message, zone)
 
     # --- the credential check ----------------------------------------------------------------
@@ -199,18 +302,24 @@ class Lane:
         """One request that proves the credentials work: the first request of the sync itself
         (`keep`: its answer is kept for the sync, which then does not ask again), or, where the
         range is empty, of its last minute."""
-        first, last = self.ticks()
-        if first < last:
-            window = self.planner(first, last).next()
-        else:  # nothing to read: prove the keys on the last minute still kept
-            if self.retention_edge() is not None and self.retention_edge() >= self.settings.end:
-                return
-            window = Window(last - 60, last)
-            keep = False
+        if not self.spec.windowed:
+            window, where = Window(0, 1), "the whole table"
+        else:
+            first, last = self.ticks()
+            if first < last:
+                window = self.planner(first, last).next()
+            else:  # nothing to read: prove the keys on the last minute still kept
+                edge = self.retention_edge()
+                if edge is not None and edge >= self.settings.end:
+                    return
+                window = Window(last - 60, last)
+                keep = False
+            where = self.where(window)
         params = self.first_params(window)
-        if not isinstance(self.spec.paging, Keyset):
-            params = params if keep else {**params, self.spec.paging.size_param: 1}
-        result = self.fetch(params, f"checking the credentials: {self.where(window)}")
+        paging = self.spec.paging
+        if isinstance(paging, Offset) and not keep:
+            params = {**params, paging.size_param: paging.min_size}
+        result = self.fetch(params, f"checking the credentials: {where}")
         if keep:
             with _primed_lock:
                 if _primed[0] + len(result[0]) > PRIMED_ROWS:
@@ -227,12 +336,14 @@ class Lane:
 
     # --- the range and its bookmark ----------------------------------------------------------
     def _partition(self) -> dict:
-        return self.stream.get_context_state(self.account.context)
+        return self.stream.get_context_state(self.context)
 
     def bookmark(self) -> dt.datetime | None:
         """The stored bookmark, checked: a state a user can break is refused with one line."""
+        if not self.spec.windowed:
+            return None
         value = self._partition().get("replication_key_value")
-        if value in (None, "") and self.account.context is not None \
+        if value in (None, "") and self.context is not None and not self.partition \
                 and len(self.stream.lanes) == 1:
             # a one-account run reads a bookmark written at the stream's level (before
             # accounts had partitions); it moves into the partition at the first commit
@@ -256,14 +367,18 @@ class Lane:
     def commit(self, tick: int) -> None:
         """The window ending at `tick` is completely out: move the bookmark (the STATE message
         itself is the stream's to write)."""
+        self.windows += 1
+        if not self.spec.windowed:
+            return
+        if self.open_floor is not None:  # an open row's time holds the bookmark back
+            tick = min(tick, self.open_floor)
         state = self._partition()
         state["replication_key"] = self.spec.replication_key
         state["replication_key_value"] = self.clock.bookmark(tick)
-        if self.account.context is not None:  # migrated: no stale stream-level bookmark
+        if self.context is not None and not self.partition:  # no stale stream-level bookmark
             level = self.stream.get_context_state(None)
             level.pop("replication_key_value", None)
             level.pop("replication_key", None)
-        self.windows += 1
 
     def retention_edge(self) -> dt.datetime | None:
         """The oldest instant NXCloud still answers for (None: not stated), with a margin for the
@@ -284,6 +399,8 @@ class Lane:
         s = self.settings
         bookmark = self.bookmark()
         start, why = s.start, "start_date"
+        if self.since is not None and self.since > start:  # a child: from its parent row
+            start, why = self.since, f"{self.spec.child.parent} {self.partition} began then"
         lookback = s.lookback(self.spec)
         if bookmark is not None and bookmark - lookback > start:
             start = bookmark - lookback
@@ -307,6 +424,8 @@ class Lane:
         return self.clock.from_instant(start), self.clock.from_instant(self.settings.end)
 
     def planner(self, first: int, last: int):
+        if not self.spec.windowed:
+            return OnePlanner()
         if self.spec.window == "day":
             return DayPlanner(first, last)
         s, paging = self.settings, self.spec.paging
@@ -314,7 +433,7 @@ class Lane:
         maximum = s.max_window_seconds
         if self.spec.max_window_seconds:  # one second less: each request asks a second wider
             maximum = min(maximum, self.spec.max_window_seconds - 1)
-        initial = s.window_seconds if size <= 100 else maximum  # big pages: start big
+        initial = s.window_seconds if size <= 200 else maximum  # big pages: start big
         return WindowPlanner(first, last, initial=initial, minimum=60, maximum=maximum,
                              target_rows=s.target_rows * max(1, size // 100))
 
@@ -333,13 +452,20 @@ class Lane:
 
 def make_shaper(spec: StreamSpec, schema: dict, clock: WallClock | EpochClock, warn,
                 account: str | None = None) -> Shaper:
-    """The stream's row shaper: its date-time fields are the clock's wall-clock strings, or epoch
-    milliseconds (contact center). Also used by the benchmark's floor, for the same per-row work."""
-    kind = "wall" if spec.clock == "wall" else "epoch_ms"
-    times = {"wall": getattr(clock, "rfc3339", None), "epoch_ms": EpochMillis()}
-    time_fields = {name: kind for name, prop in schema["properties"].items()
+    """The stream's row shaper: its date-time fields are wall-clock strings of the zone, or
+    epoch milliseconds (contact center), or epoch seconds (AI agent); a tap-made time (a
+    snapshot's fetched_at) is already RFC 3339. Also used by the benchmark's floor, for the same
+    per-row work."""
+    times = {"wall": getattr(clock, "rfc3339", None) or WallClock(UTC).rfc3339,
+             "epoch_ms": EpochMillis(), "epoch_s": EpochSeconds(), "rfc3339": _rfc3339}
+    time_fields = {name: "rfc3339" if name == "fetched_at" else spec.row_time
+                   for name, prop in schema["properties"].items()
                    if prop.get("format") == "date-time"}
     return Shaper(spec.name, schema, time_fields, times, spec.primary_keys, warn, account)
+
+
+def _rfc3339(value: str) -> str:
+    return value
 
 
 def span(seconds: int) -> str:

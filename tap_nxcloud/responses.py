@@ -97,8 +97,7 @@ class Reader:
         self.spec = spec
         self.env = spec.envelope
         self.success = self.env.codes
-        variant_keys = {k for v in spec.queries for k in v.columns}
-        self.keys = tuple(k for k in spec.primary_keys if k not in variant_keys)
+        self.keys = tuple(k for k in spec.primary_keys if k not in spec.added_columns)
         key, secret = spec.credentials
         self.fatal_texts = {t: h.format(key=key, secret=secret)
                             for t, h in self.env.fatal_texts.items()}
@@ -130,6 +129,12 @@ class Reader:
         if code in env.too_frequent or any(t in text for t in env.too_frequent_texts):
             raise TransientError(f"code {code} ({shown})", min_pause=RATE_WINDOW)
         if code in self.success:
+            if not env.rows:  # the answer itself is the one row (a balance)
+                return [{k: v for k, v in payload.items()
+                         if k not in ("code", *env.message)}], None
+            wrapped = payload.get(env.wrapper) if env.wrapper else None
+            if isinstance(wrapped, dict) and env.rows[0] not in payload:
+                payload = wrapped  # the rows one level down (the AI agent's `data`)
             holder = _dig(payload, env.rows[:-1])
             if isinstance(holder, str):  # "1" with a text where the rows belong: a refusal
                 return self._refused(code, cut(holder) or "an empty text", holder.lower())

@@ -17,33 +17,51 @@ from singer_sdk import typing as th
 from .accounts import Account
 from .accounts import parse as parse_accounts
 from .clock import UTC, SettingError, load_zone, parse_instant
+from .spec import NXLINK_REGIONS
 from .streams import STREAMS
 
 
+def _names(specs) -> str:
+    names = [s.name for s in specs]
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+
+
 def _product_settings() -> list[th.Property]:
-    """Credentials and URL override of every product, from the stream specs."""
-    out = []
+    """Credentials, URL overrides, account parameters and options of every product, from the
+    stream specs (each once, whichever streams share it)."""
+    out, seen = [], set()
+
+    def add(name: str, *args, **kwargs) -> None:
+        if name not in seen:
+            seen.add(name)
+            out.append(th.Property(name, *args, **kwargs))
     for spec in STREAMS:
         key, secret = spec.credentials
-        out += [
-            th.Property(key, th.StringType,
-                        description=f"{spec.label} {key.rsplit('_', 2)[-2]} key. Without it the "
-                                    f"{spec.name} stream is skipped."),
-            th.Property(secret, th.StringType, secret=True,
-                        description=f"{spec.label} secret"
-                        + (" (signs requests; never sent)." if spec.auth.signer("k", "s")
-                           else " (sent in the request, never logged).")),
-            th.Property(f"{spec.product}_api_url", th.StringType,
-                        description=f"Base URL for {spec.name} only (a regional gateway). "
-                                    f"Default: `api_url`, else {spec.host}."),
-        ]
+        users = [s for s in STREAMS if s.credentials == spec.credentials]
+        add(key, th.StringType, description=f"{spec.label} {key.rsplit('_', 2)[-2]} key. "
+            f"Without it {_names(users)} {'are' if len(users) > 1 else 'is'} skipped.")
+        add(secret, th.StringType, secret=True, description=f"{spec.label} secret" + (
+            " (signs requests; never sent)." if spec.auth.signer("k", "s")
+            else " (sent in the request, never logged)."))
+        for name, param in spec.params.items():
+            needing = [s for s in STREAMS if name in s.params]
+            add(name, th.StringType, description=f"Sent as `{param}`: {_names(needing)} "
+                f"{'need' if len(needing) > 1 else 'needs'} it (skipped without it).")
+        url_users = [s for s in STREAMS if s.api_url_setting == spec.api_url_setting]
+        region = " (or the `nxlink_region` gateway)" if spec.nxlink else ""
+        add(spec.api_url_setting, th.StringType,
+            description=f"Base URL for {_names(url_users)} only (a regional gateway). Default: "
+                        f"`api_url`, else{region} {spec.host}.")
+        for option in spec.options:
+            add(option.setting, th.StringType, default=option.default,
+                description=option.description)
     return out
 
 
 def _lookbacks() -> list[th.Property]:
     out, seen = [], set()
     for spec in STREAMS:
-        if spec.lookback_setting in seen:
+        if not spec.lookback_setting or spec.lookback_setting in seen:
             continue
         seen.add(spec.lookback_setting)
         names = [s.name for s in STREAMS if s.lookback_setting == spec.lookback_setting]
@@ -86,6 +104,11 @@ SCHEMA = th.PropertiesList(
                 description="Accounts read at once, per stream (each with up to `max_workers` "
                             "windows in flight)."),
     *_product_settings(),
+    th.Property("nxlink_region", th.StringType, allowed_values=sorted(NXLINK_REGIONS),
+                description="The NXLink regional gateway of the contact center and the AI agent: "
+                            + ", ".join(f"{k} {v}" for k, v in NXLINK_REGIONS.items())
+                            + ". Default: each product's documented host (the contact center "
+                            "api2.nxcloud.com, the AI agent the hk gateway)."),
     th.Property("timezone", th.StringType, default="Asia/Shanghai",
                 description="IANA zone of the wall-clock times and dates of the flash-call, "
                             "SMS, voice, SIP and DID APIs (an assumption: see the README for how "
@@ -126,14 +149,14 @@ SCHEMA = th.PropertiesList(
                             "read and stops the stream with one line."),
 ).to_dict()
 
-SECRETS = tuple(spec.secret_setting for spec in STREAMS)
-_PAIRS = tuple(spec.credentials for spec in STREAMS)
+SECRETS = tuple(dict.fromkeys(spec.secret_setting for spec in STREAMS))
+_PAIRS = tuple(dict.fromkeys(spec.credentials for spec in STREAMS))
 _POSITIVE = ("progress_log_seconds", "window_minutes", "max_window_minutes",
              "window_target_rows", "max_workers", "request_timeout", "backoff_max_seconds",
              "max_response_mb", "max_parallel_accounts")
 _NON_NEGATIVE = ("safety_lag_seconds", "max_retries", "backoff_base_seconds",
-                 *(spec.lookback_setting for spec in STREAMS))
-_URLS = ("api_url", *(f"{spec.product}_api_url" for spec in STREAMS))
+                 *(spec.lookback_setting for spec in STREAMS if spec.lookback_setting))
+_URLS = ("api_url", *dict.fromkeys(spec.api_url_setting for spec in STREAMS))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ come in no particular order, and a window with no rows still moves it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from . import schemas
 from .accounts import Account
-from .clock import EpochClock, WallClock
+from .clock import EpochClock, WallClock, parse_bookmark
 from .errors import Interrupted, TapError
 from .lane import Lane, span
 from .rows import ACCOUNT, EXTRA
@@ -24,6 +25,7 @@ from .scheduler import FAILED, ROUND, ROWS, WINDOW, Cancelled, LaneWork, iter_la
 from .sdk_private import DirectRecords, one_error_line, tap_of, write_state
 from .settings import Settings
 from .spec import StreamSpec
+from .streams import STREAMS
 
 MAX_THREADS = 64
 
@@ -50,13 +52,17 @@ class WindowedStream(DirectRecords, Stream):
             keys.insert(0, ACCOUNT)
         super().__init__(tap, schema=schema, name=spec.name)
         self.primary_keys = keys  # public setters; the SDK's __init__ resets both
-        self.replication_key = spec.replication_key
+        self.replication_key = spec.replication_key  # None: a full-table stream for the SDK
         self.settings = settings
         one_error_line(self.logger)
         self.cancel = threading.Event()
         self.clock = WallClock(settings.zone) if spec.clock == "wall" else EpochClock()
-        self.lanes = [Lane(self, account) for account in (accounts or settings.accounts[:1])]
+        self.accounts = accounts or settings.accounts[:1]
+        # a child's lanes are its parent's rows of this run: made when it syncs
+        self.lanes = [] if spec.child and accounts else [Lane(self, a) for a in self.accounts]
         self.failures: list[tuple[Lane, BaseException]] = []
+        self.quiet = False  # read without emitting (a parent for its deselected... its child)
+        self.children = [s for s in STREAMS if s.child and s.child.parent == spec.name]
 
     @property
     def isolated(self) -> bool:
@@ -98,18 +104,53 @@ class WindowedStream(DirectRecords, Stream):
         """No signpost: bookmarks are window ends, never later than the range's end."""
         return None
 
+    def _child_lanes(self) -> list[Lane]:
+        """One lane per parent row read this run (the parent read now, quietly, if it was not
+        selected), for each account that has the keys."""
+        tap, child = tap_of(self), self.spec.child
+        if child.parent not in tap.parent_rows:
+            parent = tap.streams[child.parent]
+            parent.quiet = True
+            for _ in parent.get_records(None):
+                pass
+        rows = tap.parent_rows.get(child.parent, {})
+        names = {a.name for a in self.accounts}
+        return [Lane(self, account, {child.key: key}, since)
+                for (name, key), (account, since) in sorted(rows.items(), key=str)
+                if name in names]
+
+    def _note_parent_rows(self, lane: Lane, page: list[dict]) -> None:
+        """A parent's rows name its children's partitions and where their ranges start."""
+        found = tap_of(self).parent_rows.setdefault(self.name, {})
+        for child in self.children:
+            key, since = child.child.key, child.child.since
+            for row in page:
+                value = row.get(since)
+                start = parse_bookmark(value) if isinstance(value, str) else None
+                if row.get(key) not in (None, ""):
+                    found[(lane.account.name, row[key])] = (lane.account, start)
+
     def get_records(self, context) -> Iterable[dict]:
+        if self.spec.child and not self.lanes:
+            self.lanes = self._child_lanes()
         s = self.settings
         # rate-limited streams read their windows in order: fetching ahead of the pacing wins
         # nothing, and a kill then re-reads one window, not the ones fetched ahead
         workers = 1 if self.spec.min_interval else s.workers
         works = []
         for lane in self.lanes:
+            if not self.spec.windowed:
+                works.append(LaneWork(lane, lane.planner(0, 1), lane.pages, 1))
+                continue
             first, last = lane.ticks()
             _, why = lane.starting_point()
-            self.logger.info("%s: %sreading %s to %s (%s)", self.name, lane.where_prefix,
-                             self.clock.label(first), self.clock.label(last), why)
+            if len(self.lanes) <= 20 or self.logger.isEnabledFor(logging.DEBUG):
+                self.logger.info("%s: %sreading %s to %s (%s)", self.name, lane.where_prefix,
+                                 self.clock.label(first), self.clock.label(last), why)
             works.append(LaneWork(lane, lane.planner(first, last), lane.pages, workers))
+        if len(self.lanes) > 20:
+            self.logger.info("%s: reading %d accounts (or partitions) side by side", self.name,
+                             len(self.lanes))
         parallel = max(1, min(s.parallel_accounts, len(works)))
         self.cancel.clear()
         self._prepare_direct_writes()
@@ -128,14 +169,18 @@ class WindowedStream(DirectRecords, Stream):
                     page = event[2]
                     rows += len(page)
                     event[1].rows += len(page)
-                    self._mark_extracted()
-                    yield from page
+                    if self.children:
+                        self._note_parent_rows(event[1], page)
+                    if not self.quiet:
+                        self._mark_extracted()
+                        yield from page
                 elif kind == WINDOW:
                     lane, window = event[1], event[2]
-                    lane.commit(window.end)
+                    if not self.quiet:
+                        lane.commit(window.end)
                     windows += 1
-                    reached = self.clock.label(window.end)
-                elif kind == ROUND:
+                    reached = self.clock.label(window.end) if self.spec.windowed else "the end"
+                elif kind == ROUND and not self.quiet:
                     write_state(self)  # one STATE covers every window the round completed
                     if time.monotonic() - noted >= s.progress_every:
                         noted = time.monotonic()

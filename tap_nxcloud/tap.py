@@ -46,6 +46,8 @@ class TapNXCloud(Tap):
 
     def __init__(self, *args, **kwargs) -> None:
         self.active_streams: set[WindowedStream] = set()
+        # parent streams' rows read this run, per (account, key): what their children read
+        self.parent_rows: dict[str, dict] = {}
         super().__init__(*args, **kwargs)
 
     @classmethod
@@ -107,9 +109,12 @@ class TapNXCloud(Tap):
         streams = []
         for spec in STREAMS:
             accounts = [a for a in self.settings.accounts if a.credentials(spec)]
+            missing = spec.credentials[0]
+            if accounts and spec.params:
+                accounts = [a for a in accounts if a.params(spec) is not None]
+                missing = " and ".join(spec.params)
             if self._syncing and not accounts:
-                self.logger.info("Skipping stream %s: %s is not set%s.", spec.name,
-                                 spec.credentials[0],
+                self.logger.info("Skipping stream %s: %s is not set%s.", spec.name, missing,
                                  " for any account" if self.settings.named else "")
                 continue
             streams.append(WindowedStream(self, spec, self.settings,

@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..spec import StreamSpec
+from ..spec import SpecError, StreamSpec
 
 MODULES = ("flash_call", "cc", "sms", "voice", "sip", "did")
 
 STREAMS: tuple[StreamSpec, ...] = tuple(import_module(f"{__name__}.{m}").SPEC for m in MODULES)
 BY_NAME = {spec.name: spec for spec in STREAMS}
+
+
+def _check(streams: tuple[StreamSpec, ...]) -> None:
+    """What no single spec can check: names unique, a child after its parent."""
+    seen: set[str] = set()
+    for spec in streams:
+        if spec.name in seen:
+            raise SpecError(f"stream spec {spec.name}: registered twice")
+        if spec.child and spec.child.parent not in seen:
+            raise SpecError(f"stream spec {spec.name}: child.parent {spec.child.parent!r} must "
+                            "be registered before it")
+        seen.add(spec.name)
+
+
+_check(STREAMS)
 MODULE_OF = {spec.name: module for spec, module in zip(STREAMS, MODULES, strict=True)}
