@@ -1,9 +1,9 @@
 """A deadline on each whole HTTP attempt (connect, headers, body).
 
 The timeout requests takes bounds each wait for a byte, not an attempt: a gateway that sends
-headers and then dribbles the body would hold a worker for ever. So each Client has one watchdog
-thread that knows every attempt in flight, its connection and its deadline, and shuts the socket
-down when the deadline passes or the stream's `cancel` is set: the blocked read returns at once.
+headers and then dribbles the body would hold a worker for ever. So one watchdog thread knows
+every attempt in flight, its connection and its deadline, and shuts the socket down when the
+deadline passes or the attempt's `cancel` is set: the blocked read returns at once.
 It learns the connection from a urllib3 connection class that records itself, for the calling
 thread's attempt, when it connects or sends.
 """
@@ -22,10 +22,11 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 
 class _Attempt:
-    __slots__ = ("before_send", "conn", "cut", "deadline", "stopped")
+    __slots__ = ("before_send", "cancel", "conn", "cut", "deadline", "stopped")
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, cancel: threading.Event) -> None:
         self.deadline = deadline
+        self.cancel = cancel
         self.before_send: Callable[[], None] | None = None  # called as the request goes out
         self.conn: HTTPConnection | None = None
         self.stopped: str | None = None  # "deadline" or "cancel", once the watchdog stops it
@@ -110,9 +111,10 @@ def _shut(attempt: _Attempt) -> bool:
 
 
 class Watchdog:
-    """One thread per Client (started by the first attempt, ended after IDLE seconds with none,
-    so finished streams leave no thread behind) that stops attempts past their deadline, and
-    every attempt once `cancel` is set."""
+    """One thread (started by the first attempt, ended after IDLE seconds with none, so a
+    finished sync leaves no thread behind) that stops attempts past their deadline, and every
+    attempt whose cancel event is set. The Clients of a run share one (`SHARED`): a thread per
+    client made hundreds of threads for hundreds of accounts."""
 
     POLL = 0.1  # seconds: how late a deadline or a cancel may be noticed
 
@@ -124,8 +126,10 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     @contextlib.contextmanager
-    def watch(self, seconds: float) -> Iterator[_Attempt]:
-        attempt = _Attempt(time.monotonic() + seconds)
+    def watch(self, seconds: float, cancel: threading.Event | None = None,
+              ) -> Iterator[_Attempt]:
+        """Watch one attempt; `cancel`: the attempt's own stop (default: the watchdog's)."""
+        attempt = _Attempt(time.monotonic() + seconds, cancel or self._cancel)
         with self._cond:
             self._live.add(attempt)
             if self._thread is None:
@@ -151,10 +155,14 @@ class Watchdog:
                         self._thread = None  # the next attempt starts a new one
                         return
                     continue
-                now, cancelled = time.monotonic(), self._cancel.is_set()
+                now = time.monotonic()
                 for attempt in self._live:
+                    cancelled = attempt.cancel.is_set()
                     if attempt.stopped is None and (cancelled or now >= attempt.deadline):
                         attempt.stopped = "cancel" if cancelled else "deadline"
                     if attempt.stopped and not attempt.cut:
                         attempt.cut = _shut(attempt)
                 self._cond.wait(self.POLL)
+
+
+SHARED = Watchdog("shared", threading.Event())

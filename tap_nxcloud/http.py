@@ -1,5 +1,5 @@
-"""HTTP with retries shared by all workers of a stream: one throttle, one pacer, one watchdog
-(deadline.py).
+"""HTTP with retries shared by all workers of a stream: one throttle, one pacer; and one
+watchdog for every attempt of the process (deadline.py).
 
 Retries are a loop here rather than a `backoff` decorator because the pause must be shared: when
 one worker meets a 429 or a failing server, every worker waits, and while failures last only one
@@ -30,7 +30,7 @@ import requests
 import urllib3
 from urllib3.exceptions import NameResolutionError
 
-from .deadline import Adapter, Watchdog
+from .deadline import SHARED, Adapter
 from .errors import ApiError, TransientError
 
 log = logging.getLogger("tap_nxcloud.http")
@@ -297,7 +297,7 @@ class Client:
         self.throttle = throttle or Throttle(min_interval)
         self._before_send = (partial(self.throttle.before_send, cancel)
                              if self.throttle.min_interval else None)
-        self.watchdog = Watchdog(stream, cancel)
+        self.watchdog = SHARED
         self._sessions: list[requests.Session] = []  # idle ones, ready for the next attempt
         self._sessions_lock = threading.Lock()
         self.requests_sent = 0
@@ -355,7 +355,7 @@ class Client:
         prepared = session.prepare_request(request)
         with self._count_lock:
             self.requests_sent += 1
-        with self.watchdog.watch(self.timeout) as attempt:
+        with self.watchdog.watch(self.timeout, self.cancel) as attempt:
             attempt.before_send = self._before_send
             try:
                 response = session.send(prepared, timeout=self.timeout, allow_redirects=False,

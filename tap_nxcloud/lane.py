@@ -32,12 +32,13 @@ from .errors import ApiError, StateError, located
 from .http import Client, Throttle, cut
 from .paging import PagingError, keyset_pages, offset_pages
 from .responses import Reader
-from .rows import EXTRA, Shaper
+from .rows import ACCOUNT, EXTRA, Shaper
 from .spec import Bounds, Keyset, Offset, Single, StreamSpec
 from .windows import DayPlanner, Window, WindowPlanner
 
 FUTURE_SLACK = dt.timedelta(minutes=10)  # clock differences between the machines that ran us
-PRIMED_ROWS = 20_000  # rows of credential checks' answers kept for the sync, per process
+PRIMED_ROWS = 5_000  # rows of credential checks' answers kept for the sync, per process
+PRIMED_PAGE = 200  # a bigger first page is asked again: one request of many for that account
 
 _primed = [0]
 _primed_lock = threading.Lock()
@@ -107,8 +108,9 @@ class Lane:
                              if spec.min_interval else None)
         self.reader = Reader(spec, account.secrets())
         self._request = self._build_request(account, credentials)
-        self.shape = make_shaper(spec, stream.schema, self.clock, stream.logger.warning,
-                                 account.name if settings.has_account_column else None)
+        self.shape = stream.shape  # one per stream; the lane adds its account as a column
+        mine = {ACCOUNT: account.name} if settings.has_account_column else {}
+        self.added = [{**variant.columns, **mine} for variant in spec.queries]
         # a row's replication key as windows compare it (None: unreadable)
         self.when = ROW_TIMES[spec.row_time] or self.clock.comparable
         self.open_floor: int | None = None  # the oldest open row's tick (spec.still_open)
@@ -200,7 +202,7 @@ class Lane:
 
         def warn(message: str) -> None:
             self._warn(f"{where}: {message}")
-        for variant in spec.queries:
+        for variant, added in zip(spec.queries, self.added, strict=True):
             params = {**query, **variant.params}
             if isinstance(paging, Keyset):
                 def since(start: str, end: str, params=params) -> list[dict]:
@@ -222,13 +224,13 @@ class Lane:
                             row.update(stamp)
                         t = when(row.get(rk))
                         if t is None:
-                            odd = self._unreadable_time(row, variant.columns)
+                            odd = self._unreadable_time(row, added)
                             if odd is not None:
                                 kept.append(odd)
                         elif lo <= t < hi:
                             if open_ is not None and open_(row):
                                 self._hold(t)
-                            kept.append(shape(row, variant.columns))
+                            kept.append(shape(row, added))
                     if kept:
                         yield kept
             except PagingError as exc:
@@ -258,7 +260,7 @@ class Lane:
         if isinstance(paging, Single):
             fetched_at = dt.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             rows = self.fetch(self._query(Window(0, 1)), where)[0]
-            yield [shape({**row, "fetched_at": fetched_at}) for row in rows]
+            yield [shape({**row, "fetched_at": fetched_at}, self.added[0]) for row in rows]
             return
 
         def fetch(page: int) -> tuple[list[dict], int | None]:
@@ -267,7 +269,7 @@ class Lane:
         try:
             for rows in offset_pages(fetch, paging.size, self.reader.identity,
                                      lambda m: self._warn(f"{where}: {m}")):
-                yield [shape(row) for row in rows]
+                yield [shape(row, self.added[0]) for row in rows]
         except PagingError as exc:
             raise ApiError(f"{self.name}: {self.where_prefix}{where}: {exc}") from None
 
@@ -322,7 +324,7 @@ class Lane:
         result = self.fetch(params, f"checking the credentials: {where}")
         if keep:
             with _primed_lock:
-                if _primed[0] + len(result[0]) > PRIMED_ROWS:
+                if len(result[0]) > PRIMED_PAGE or _primed[0] + len(result[0]) > PRIMED_ROWS:
                     return
                 _primed[0] += len(result[0])
             self._primed = (msgspec.json.encode(params), result)
@@ -438,8 +440,7 @@ class Lane:
                              target_rows=s.target_rows * max(1, size // 100))
 
     def summary(self) -> None:
-        """The stream's end: counts, and what the rows held that was odd."""
-        self.shape.summary()
+        """The lane's end: what its rows held that was odd."""
         if self._unreadable:
             raw, key = self._unreadable_first
             self.stream.logger.warning(

@@ -73,21 +73,23 @@ class _Lane:
 
 
 # events handed to the consumer
-ROWS, WINDOW, ROUND, FAILED = "rows", "window", "round", "failed"
+ROWS, WINDOW, ROUND, FAILED, DONE = "rows", "window", "round", "failed", "done"
 
 
 def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
                cancel: threading.Event, budget_rows: int, page_rows: int,
                ) -> Iterator[tuple]:
     """Yield, in a safe order: (ROWS, key, rows), (WINDOW, key, window, rows) once a window's
-    rows are all out, (ROUND,) when every lane's window of the round is out, and
-    (FAILED, key, error) when a lane stops on an error (its later windows are dropped)."""
+    rows are all out, (DONE, key) after a lane's last window, (ROUND,) when every lane's window
+    of the round is out, and (FAILED, key, error) when a lane stops on an error (its later
+    windows are dropped)."""
     cv = threading.Condition()
     state = [_Lane(work, i) for i, work in enumerate(lanes)]
     held = [0]  # rows queued or reserved for fetches in flight, all lanes
     current = [0]  # the round being emitted
     busy_lanes = [0]
     stop = [False]
+    finished: list = []  # lanes whose last window was just handed out
 
     def fill(lane: _Lane) -> None:
         """Plan the lane's next windows: one until its density is known, then a few ahead."""
@@ -163,6 +165,8 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
 
     def next_event() -> tuple | None:
         """Under the lock: the next thing the current round has to say, or None (wait)."""
+        if finished:
+            return (DONE, finished.pop())
         open_lanes = False
         for lane in state:
             if lane.failed or not lane.windows:
@@ -189,6 +193,8 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
                 lane.work.planner.observe(head.window, head.rows)
                 fill(lane)
                 cv.notify_all()
+                if lane.finished and not lane.windows:
+                    finished.append(lane.work.key)
                 return (WINDOW, lane.work.key, head.window, head.rows)
         if open_lanes:
             return None

@@ -19,9 +19,9 @@ from . import schemas
 from .accounts import Account
 from .clock import EpochClock, WallClock, parse_bookmark
 from .errors import Interrupted, TapError
-from .lane import Lane, span
+from .lane import Lane, make_shaper, span
 from .rows import ACCOUNT, EXTRA
-from .scheduler import FAILED, ROUND, ROWS, WINDOW, Cancelled, LaneWork, iter_lanes
+from .scheduler import DONE, FAILED, ROUND, ROWS, WINDOW, Cancelled, LaneWork, iter_lanes
 from .sdk_private import DirectRecords, one_error_line, tap_of, write_state
 from .settings import Settings
 from .spec import StreamSpec
@@ -57,6 +57,7 @@ class WindowedStream(DirectRecords, Stream):
         one_error_line(self.logger)
         self.cancel = threading.Event()
         self.clock = WallClock(settings.zone) if spec.clock == "wall" else EpochClock()
+        self.shape = make_shaper(spec, schema, self.clock, self.logger.warning)
         self.accounts = accounts or settings.accounts[:1]
         # a child's lanes are its parent's rows of this run: made when it syncs
         self.lanes = [] if spec.child and accounts else [Lane(self, a) for a in self.accounts]
@@ -180,6 +181,8 @@ class WindowedStream(DirectRecords, Stream):
                         lane.commit(window.end)
                     windows += 1
                     reached = self.clock.label(window.end) if self.spec.windowed else "the end"
+                elif kind == DONE:
+                    event[1].client.close()  # its sessions and keep-alive connections
                 elif kind == ROUND and not self.quiet:
                     write_state(self)  # one STATE covers every window the round completed
                     if time.monotonic() - noted >= s.progress_every:
@@ -199,6 +202,7 @@ class WindowedStream(DirectRecords, Stream):
                 lane.release()
                 lane.client.close()  # no keep-alive connections left open per account
         requests = 0
+        self.shape.summary()
         for lane in self.lanes:
             lane.summary()
             requests += lane.client.requests_sent

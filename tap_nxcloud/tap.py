@@ -156,6 +156,8 @@ class TapNXCloud(Tap):
             raise failures[-1][1]
         for lane, exc in failures:
             lane.stream.drop(lane, exc)
+        for lane in lanes:  # their connections until their stream's turn: none
+            lane.client.close()
 
     terminating = 0
 
