@@ -41,12 +41,11 @@ class Account:
         return (str(key), str(secret)) if key and secret else None
 
     def url(self, spec) -> str:
-        """The stream's base URL: the product's own setting, else `api_url` (a proxy, the
-        double), else for NXLink products the `nxlink_region` gateway, else the documented
-        host."""
-        setting = spec.api_url_setting
-        url = (self.values.get(setting) or self.shared.get(setting)
-               or self.shared.get("api_url"))
+        """The stream's base URL: the first of its URL settings set (the account's value, else
+        the run's: its own, its product's, `api_url`: a proxy, the double), else for NXLink
+        products the `nxlink_region` gateway, else the documented host."""
+        url = next((v for name in spec.url_settings
+                    for v in (self.values.get(name), self.shared.get(name)) if v), None)
         region = self.shared.get("nxlink_region")
         if not url and spec.nxlink and region:
             url = NXLINK_REGIONS[region]
@@ -115,7 +114,7 @@ def parse(config: Mapping[str, Any]) -> tuple[list[Account], bool]:
         if not isinstance(entry, dict):
             raise SettingError(f"{where} must be an object")
         name = entry.get("name")
-        if not isinstance(name, str) or not NAME.match(name):
+        if not isinstance(name, str) or not NAME.fullmatch(name):
             raise SettingError(f"{where}: name must be 1 to 64 letters, digits, _ or -")
         where = f"{where} ({name})"
         if name in seen:
@@ -124,8 +123,8 @@ def parse(config: Mapping[str, Any]) -> tuple[list[Account], bool]:
         unknown = sorted(set(entry) - set(ENTRY_FIELDS))
         if unknown:
             raise SettingError(f"{where}: unknown field {unknown[0]} (an entry takes name, the "
-                               "credential settings and <product>_api_url; every other setting "
-                               "is shared)")
+                               "credential settings, the products' URL settings and "
+                               f"{', '.join(PARAMS)}; every other setting is shared)")
         for key, value in entry.items():
             if not isinstance(value, str):
                 raise SettingError(f"{where}: {key} must be a string")

@@ -135,7 +135,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     return seconds if seconds > 0 else 0.0  # also NaN -> 0; inf is capped by backoff_max
 
 
-def json_body(answer: Answer, stream: str) -> Any:
+def json_body(answer: Answer, stream: str, urls: str = "api_url") -> Any:
     """Status and body checks common to every API; the API's own `code` is checked by the
     caller. Redirects are never followed: they would carry the credentials elsewhere."""
     status = answer.status
@@ -149,8 +149,7 @@ def json_body(answer: Answer, stream: str) -> Any:
         target = urlsplit(answer.headers.get("Location") or "")
         where = cut(target.netloc or target.path or "nowhere", 80)
         raise ApiError(f"{stream}: HTTP {status} redirect to {where} not followed (it would "
-                       "carry the credentials there); set api_url, or this product's "
-                       "<product>_api_url, to the host that answers")
+                       f"carry the credentials there); set {urls} to the host that answers")
     if status in (401, 403):
         raise ApiError(f"{stream}: HTTP {status}: the API refused the credentials; "
                        "check the stream's key and secret settings and api_url")
@@ -244,18 +243,18 @@ def _causes(exc: BaseException):
                  *(a for a in e.args if isinstance(a, BaseException))]
 
 
-def transport_failure(exc: BaseException, host: str) -> Exception:
+def transport_failure(exc: BaseException, host: str, urls: str = "api_url") -> Exception:
     """What a failed connection means: a host name that does not resolve or a certificate that
     is refused cannot heal (ApiError, at once); anything else is worth retrying."""
     chain = list(_causes(exc))
     if any(isinstance(e, NameResolutionError | socket.gaierror) for e in chain):
         return ApiError(f"cannot resolve the host name {host} (DNS lookup failed); check "
-                        "api_url or this product's <product>_api_url")
+                        f"{urls}")
     bad_cert = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
     if bad_cert is not None or isinstance(exc, requests.exceptions.SSLError):
         why = getattr(bad_cert, "verify_message", None) or "TLS handshake failed"
         return ApiError(f"the TLS certificate of {host} was refused ({cut(why, 100)}); check "
-                        "api_url, or REQUESTS_CA_BUNDLE for a proxy's own certificate")
+                        f"{urls}, or REQUESTS_CA_BUNDLE for a proxy's own certificate")
     kind = next((type(e).__name__ for e in chain if isinstance(e, ConnectionRefusedError
                                                                 | ConnectionResetError)),
                 type(exc).__name__)
@@ -282,8 +281,9 @@ class Client:
     def __init__(self, stream: str, base_url: str, *, timeout: float, max_tries: int,
                  backoff_base: float, backoff_max: float, cancel: threading.Event,
                  min_interval: float = 0.0, max_bytes: int = 16 << 20,
-                 throttle: Throttle | None = None) -> None:
+                 throttle: Throttle | None = None, urls: str = "api_url") -> None:
         self.stream = stream
+        self.urls = urls  # the settings a wrong host is fixed in, for messages
         self.base_url = base_url
         self.host = urlsplit(base_url).netloc or base_url
         self.timeout = timeout
@@ -385,7 +385,7 @@ class Client:
                 # what is needed, not the exception: kept in a local, it and its traceback's
                 # frames would form a cycle that holds their pages until a full collection;
                 # and its text holds the URL, which for flash calls holds the secret
-                failure, timed_out = transport_failure(exc, self.host), isinstance(
+                failure, timed_out = transport_failure(exc, self.host, self.urls), isinstance(
                     exc, requests.Timeout | urllib3.exceptions.TimeoutError)
         if attempt.stopped == "cancel" or self.cancel.is_set():
             raise InterruptedError("cancelled")

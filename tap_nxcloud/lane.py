@@ -93,6 +93,7 @@ class Lane:
         self.name = spec.name
         self.partition = partition or {}
         self.since = since
+        self.parent_open = True  # a child's parent row may still add rows (known: set False)
         self.label = " ".join(filter(None, [account.label, *(
             f"{k} {v}" for k, v in self.partition.items())]))  # "account acme taskId 7"
         self.where_prefix = f"{self.label}: " if self.label else ""
@@ -105,7 +106,7 @@ class Lane:
                              backoff_max=settings.backoff_max, cancel=stream.cancel,
                              max_bytes=settings.max_response_bytes,
                              throttle=shared_throttle(spec, credentials[0])
-                             if spec.min_interval else None)
+                             if spec.min_interval else None, urls=spec.url_hint)
         self.reader = Reader(spec, account.secrets())
         self._request = self._build_request(account, credentials)
         self.shape = stream.shape  # one per stream; the lane adds its account as a column
@@ -198,6 +199,8 @@ class Lane:
         rk, keys, shape, when = spec.replication_key, spec.primary_keys, self.shape, self.when
         open_ = spec.still_open
         lo, hi = self._raw_range(window)
+        if rk in spec.added_columns:  # stamped from the window itself: it belongs there
+            lo, hi = "", "\uffff"
         where = self.where(window)
 
         def warn(message: str) -> None:

@@ -111,7 +111,7 @@ class Reader:
 
     def __call__(self, answer: Answer) -> tuple[list[dict], int | None]:
         name, env = self.spec.name, self.env
-        payload = self.mask(answer.body, json_body(answer, name))
+        payload = self.mask(answer.body, json_body(answer, name, self.spec.url_hint))
         if not isinstance(payload, dict):
             raise ApiError(f"{name}: the answer is {_kind(payload)}, not the documented object")
         code = payload.get("code")

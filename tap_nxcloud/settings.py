@@ -49,9 +49,10 @@ def _product_settings() -> list[th.Property]:
                 f"{'need' if len(needing) > 1 else 'needs'} it (skipped without it).")
         url_users = [s for s in STREAMS if s.api_url_setting == spec.api_url_setting]
         region = " (or the `nxlink_region` gateway)" if spec.nxlink else ""
+        fallbacks = ", else ".join(f"`{name}`" for name in spec.url_settings[1:])
         add(spec.api_url_setting, th.StringType,
             description=f"Base URL for {_names(url_users)} only (a regional gateway). Default: "
-                        f"`api_url`, else{region} {spec.host}.")
+                        f"{fallbacks}, else{region} {spec.host}.")
         for option in spec.options:
             add(option.setting, th.StringType, default=option.default,
                 description=option.description)

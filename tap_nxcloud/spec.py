@@ -240,6 +240,19 @@ class StreamSpec:
         return self.url_setting or f"{self.product}_api_url"
 
     @property
+    def url_settings(self) -> tuple[str, ...]:
+        """The settings that may hold its base URL, first found wins: its own, its product's
+        (a gateway set for the SMS product serves the balance too), then `api_url`."""
+        own = (self.url_setting,) if self.url_setting else ()
+        return (*own, f"{self.product}_api_url", "api_url")
+
+    @property
+    def url_hint(self) -> str:
+        """How a message names them: "sms_api_url or api_url"."""
+        *first, last = self.url_settings
+        return f"{', '.join(first)} or {last}"
+
+    @property
     def added_columns(self) -> tuple[str, ...]:
         """Columns the tap adds to the API's rows (variants', stamps'): not on the wire."""
         added = [k for v in self.queries for k in v.columns]

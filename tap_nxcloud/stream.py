@@ -18,7 +18,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from . import schemas
 from .accounts import Account
 from .clock import EpochClock, WallClock, parse_bookmark
-from .errors import Interrupted, TapError
+from .errors import ApiError, Interrupted, TapError
 from .lane import Lane, make_shaper, span
 from .rows import ACCOUNT, EXTRA
 from .scheduler import DONE, FAILED, ROUND, ROWS, WINDOW, Cancelled, LaneWork, iter_lanes
@@ -107,29 +107,67 @@ class WindowedStream(DirectRecords, Stream):
 
     def _child_lanes(self) -> list[Lane]:
         """One lane per parent row read this run (the parent read now, quietly, if it was not
-        selected), for each account that has the keys."""
+        selected), and per partition a run before left unfinished (a kill, a failure), for each
+        account that has the keys."""
         tap, child = tap_of(self), self.spec.child
         if child.parent not in tap.parent_rows:
             parent = tap.streams[child.parent]
             parent.quiet = True
-            for _ in parent.get_records(None):
-                pass
-        rows = tap.parent_rows.get(child.parent, {})
-        names = {a.name for a in self.accounts}
-        return [Lane(self, account, {child.key: key}, since)
-                for (name, key), (account, since) in sorted(rows.items(), key=str)
-                if name in names]
+            try:
+                for _ in parent.get_records(None):
+                    pass
+            except ApiError as exc:  # say which stream the user asked for
+                raise ApiError(f"{self.name}: reading its parent {exc}") from None
+            finally:
+                parent.quiet = False
+        found = dict(tap.parent_rows.get(child.parent, {}))
+        accounts = {a.name: a for a in self.accounts}
+        for partition in self.stream_state.get("partitions", []):
+            context = partition.get("context") or {}
+            name, key = context.get(ACCOUNT), context.get(child.key)
+            if (name in accounts and isinstance(key, str | int) and not isinstance(key, bool)
+                    and (name, key) not in found):  # its parent row was not read again:
+                found[(name, key)] = (accounts[name], None, False)  # it calls no more
+        lanes = []
+        for (name, key), (account, since, open_) in sorted(found.items(), key=str):
+            if name in accounts:
+                lane = Lane(self, account, {child.key: key}, since)
+                lane.parent_open = open_
+                lanes.append(lane)
+        return lanes
 
     def _note_parent_rows(self, lane: Lane, page: list[dict]) -> None:
-        """A parent's rows name its children's partitions and where their ranges start."""
-        found = tap_of(self).parent_rows.setdefault(self.name, {})
-        for child in self.children:
-            key, since = child.child.key, child.child.since
+        """A parent's rows name its children's partitions and where their ranges start. Each
+        goes into the child's state now, with its start as its bookmark, so that a run killed
+        after the parent's bookmark moved past a row still reads that row's children."""
+        tap = tap_of(self)
+        found = tap.parent_rows.setdefault(self.name, {})
+        still_open = self.spec.still_open
+        for spec in self.children:
+            child = tap.streams[spec.name]
+            key, since = spec.child.key, spec.child.since
             for row in page:
+                if row.get(key) in (None, ""):
+                    continue
                 value = row.get(since)
                 start = parse_bookmark(value) if isinstance(value, str) else None
-                if row.get(key) not in (None, ""):
-                    found[(lane.account.name, row[key])] = (lane.account, start)
+                open_ = bool(still_open and still_open(row))
+                found[(lane.account.name, row[key])] = (lane.account, start, open_)
+                if child.selected and start is not None:
+                    state = child.get_context_state(
+                        {**(lane.account.context or {}), key: row[key]})
+                    if not state.get("replication_key_value"):
+                        state["replication_key"] = spec.replication_key
+                        state["replication_key_value"] = child.clock.bookmark(
+                            child.clock.from_instant(start))
+
+    def _finished(self, lane: Lane) -> None:
+        """A child partition read to now whose parent row calls no more leaves the state: the
+        state keeps only partitions that may still change (a parent row read again later
+        makes a new one)."""
+        if lane.partition and not lane.parent_open and not self.settings.config.get("end_date"):
+            partitions = self.stream_state.get("partitions", [])
+            partitions[:] = [p for p in partitions if p.get("context") != lane.context]
 
     def get_records(self, context) -> Iterable[dict]:
         if self.spec.child and not self.lanes:
@@ -177,12 +215,15 @@ class WindowedStream(DirectRecords, Stream):
                         yield from page
                 elif kind == WINDOW:
                     lane, window = event[1], event[2]
-                    if not self.quiet:
-                        lane.commit(window.end)
+                    # a parent read quietly moves its bookmark too: its children's partitions
+                    # are in the state by now, and a deselected parent is not read again in full
+                    lane.commit(window.end)
                     windows += 1
                     reached = self.clock.label(window.end) if self.spec.windowed else "the end"
                 elif kind == DONE:
                     event[1].client.close()  # its sessions and keep-alive connections
+                    if self.spec.child and not self.quiet:
+                        self._finished(event[1])
                 elif kind == ROUND and not self.quiet:
                     write_state(self)  # one STATE covers every window the round completed
                     if time.monotonic() - noted >= s.progress_every:

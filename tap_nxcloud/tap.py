@@ -18,7 +18,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 from . import redact
 from .accounts import raw_secrets
 from .clock import SettingError, parse_bookmark
-from .errors import Interrupted, Reported, StateError, TapError
+from .errors import ApiError, Interrupted, Reported, StateError, TapError
 from .http import cut
 from .settings import SCHEMA, parse
 from .stream import WindowedStream
@@ -121,17 +121,24 @@ class TapNXCloud(Tap):
                                           accounts if self._syncing else None))
         return streams
 
+    def load_streams(self) -> list[WindowedStream]:
+        """The registry's order, not the SDK's by name: a parent stream syncs before its child
+        (ai_agent_tasks before ai_agent_calls), which reads the rows the parent found."""
+        return self.discover_streams()
+
     def sync_all(self) -> None:
         """Prove the credentials first, then sync: a refused key ends a one-account run in
         seconds, not after the other streams have synced; with `accounts`, a refused account
         is left out and every other one read, and the run ends with one line per failure."""
-        self.preflight()
+        refused = self.preflight()
         super().sync_all()
-        failures = [error for stream in self.streams.values() for _, error in stream.failures]
-        if failures:
-            raise Reported([str(error) for error in failures])
+        failures = [error for stream in self.streams.values() for _, error in stream.failures
+                    if id(error) not in refused]
+        lines = [*together(refused.values()), *map(str, failures)]
+        if lines:
+            raise Reported(lines)
 
-    def preflight(self) -> None:
+    def preflight(self) -> dict[int, tuple]:
         """Each selected stream's first request of every account, all at once (their answers
         are kept for the sync: no extra request). One ERROR line per refusal, which ends a
         one-account run; with `accounts`, the refused account's stream is left out. Paced
@@ -141,7 +148,7 @@ class TapNXCloud(Tap):
         lanes = [lane for s in self.streams.values() if s.selected for lane in s.lanes
                  if not (named and s.spec.min_interval)]
         if not lanes:
-            return
+            return {}
         failures: list[tuple] = []
         with ThreadPoolExecutor(min(16, len(lanes)), thread_name_prefix="nxcloud-probe") as pool:
             futures = [(lane, pool.submit(lane.probe, True)) for lane in lanes]
@@ -151,13 +158,15 @@ class TapNXCloud(Tap):
                 except TapError as exc:
                     failures.append((lane, exc))
         if failures and not named:
-            for _, exc in failures[:-1]:
-                self.logger.error("%s", exc)
-            raise failures[-1][1]
+            *first, last = together([failures])
+            for line in first:
+                self.logger.error("%s", line)
+            raise ApiError(last)
         for lane, exc in failures:
             lane.stream.drop(lane, exc)
         for lane in lanes:  # their connections until their stream's turn: none
             lane.client.close()
+        return {id(exc): (lane, exc) for lane, exc in failures}
 
     terminating = 0
 
@@ -200,6 +209,23 @@ class TapNXCloud(Tap):
                     tap.logger.info("OK %s%s: the API accepted the credentials", stream.name,
                                     who)
         ctx.exit(1 if failed else 0)
+
+
+def together(refusals) -> list[str]:
+    """One line per account and pair of credentials, whichever streams they refused: the SMS
+    keys refused for the records, the statements and the balance are one mistake."""
+    pairs = [p for group in refusals for p in (group if isinstance(group, list) else [group])]
+    groups: dict[tuple, list] = {}
+    for lane, exc in pairs:
+        groups.setdefault((lane.account.name, lane.spec.credentials), []).append((lane, exc))
+    lines = []
+    for group in groups.values():
+        (lane, exc), names = group[0], [lane.name for lane, _ in group]
+        text, prefix = str(exc), f"{lane.name}: "
+        if len(names) > 1 and text.startswith(prefix):
+            text = f"{', '.join(names[:-1])} and {names[-1]}: {text[len(prefix):]}"
+        lines.append(text)
+    return lines
 
 
 def _upgraded(name: str, entry: dict) -> dict:
