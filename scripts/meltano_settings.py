@@ -76,7 +76,8 @@ def settings(info: dict) -> list[dict]:
 def settings_group_validation(info: dict) -> list[list[str]]:
     """One valid set of settings per product: what --about requires, plus its key and secret."""
     required = list(info["settings"].get("required", []))
-    return [[*required, *(n for n in spec.credentials if n not in required)] for spec in STREAMS]
+    groups = [[*required, *(n for n in spec.credentials if n not in required)] for spec in STREAMS]
+    return [g for i, g in enumerate(groups) if g not in groups[:i]]  # products share credentials
 
 
 def block(info: dict) -> list[str]:
@@ -98,15 +99,25 @@ def block(info: dict) -> list[str]:
     return out
 
 
-def main() -> None:
-    lines = PATH.read_text(encoding="utf-8").splitlines()
+def main(argv: list[str] | None = None) -> int:
+    """Write meltano.yml's block; with --check, only say (exit 1) whether it is out of date."""
+    check = "--check" in (sys.argv[1:] if argv is None else argv)
+    text = PATH.read_text(encoding="utf-8")
+    lines = text.splitlines()
     first = lines.index("      settings_group_validation:")
     # the block ends at the next line indented less than a setting's (another plugin, a comment)
     last = next(i for i in range(first + 1, len(lines))
                 if lines[i].strip() and len(lines[i]) - len(lines[i].lstrip()) <= 4)
-    PATH.write_text("\n".join([*lines[:first], *block(about()), *lines[last:]]) + "\n",
-                    encoding="utf-8")
+    new = "\n".join([*lines[:first], *block(about()), *lines[last:]]) + "\n"
+    if check:
+        if new != text:
+            print("meltano.yml is out of date: run python scripts/meltano_settings.py",
+                  file=sys.stderr)
+            return 1
+        return 0
+    PATH.write_text(new, encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -21,4 +21,7 @@ def rows(stream: str, n: int, *, seed: int, start: str, span_seconds: int, zone=
 def config_for(double: ApiDouble, start: str, **extra) -> dict:
     """A tap config reading every stream of this double."""
     return {"api_url": double.url, "start_date": start, "timezone": double.zone.key,
-            **double.credentials.values, **extra}
+            **double.credentials.values, **SETTINGS, **extra}
+
+
+SETTINGS = {k: v for e in ENDPOINTS for k, v in e.settings.items()}  # cc_tenant_id

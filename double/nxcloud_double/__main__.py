@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from tap_nxcloud.streams import BY_NAME
 
-from . import config_for
+from . import SETTINGS, config_for
 from .endpoints import ENDPOINTS
 from .endpoints.cc import BOUNDS
 from .server import FAULT_KINDS, RATES, ApiDouble, Credentials, Faults
@@ -129,7 +129,7 @@ def _many(args: argparse.Namespace) -> None:
         keys = Credentials(**{n: f"{name}-{n.replace('_', '-')}" for n in Credentials().values})
         double, start, windows = build(args, seed=args.seed + i, port=0, credentials=keys)
         doubles.append(double.start())
-        entry = {"name": name, **keys.values}
+        entry = {"name": name, **keys.values, **SETTINGS}
         for endpoint in ENDPOINTS:
             entry[f"{BY_NAME[endpoint.stream].product}_api_url"] = double.url
         entries.append(entry)

@@ -12,6 +12,6 @@ SPEC = StreamSpec(
     envelope=Envelope(success=0, rows=("data",), total=("total",), transient=CC.envelope.transient,
                       skew_code=1004, fatal={**CC.envelope.fatal,
                                              1002: "a parameter was refused; check cc_tenant_id"}),
-    kind=FULL_TABLE, paging=Offset(200, size_param="size"),
+    kind=FULL_TABLE, paging=Offset(200, size_param="size"), row_time="epoch_ms",
     primary_keys=("userName",), params={"cc_tenant_id": "tenantId"},
 )

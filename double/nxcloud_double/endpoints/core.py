@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
+from tap_nxcloud.streams import BY_NAME
+
 if TYPE_CHECKING:
     from ..server import ApiDouble
     from ..table import Table
@@ -36,7 +38,8 @@ class Endpoint:
     generated rows, start a wall-clock string of the double's zone), `retention_days` (how far back
     the API answers; None: not stated), `whole_days` (retention counted in whole calendar days),
     `rate` ((requests, seconds) the API allows; None: no limit), `internal` (table fields that
-    are not on the wire, and the tap column that carries them).
+    are not on the wire, and the tap column that carries them), `settings` (the tap's account
+    settings it expects, with the double's values: cc_tenant_id).
     """
 
     stream = ""
@@ -47,6 +50,7 @@ class Endpoint:
     whole_days = False
     rate: tuple[int, float] | None = None
     internal: ClassVar[dict[str, str]] = {}
+    settings: ClassVar[dict[str, str]] = {}  # account settings it expects (cc_tenant_id)
 
     def table(self) -> Table:
         raise NotImplementedError
@@ -58,6 +62,22 @@ class Endpoint:
     def of(self, double: ApiDouble) -> Table:
         """This endpoint's table in a double."""
         return double.tables[self.stream]
+
+    # What a test loads and expects: `feeds` (the stream whose rows this endpoint answers from,
+    # a statement from the SMS records), and `expected`.
+    feeds: str | None = None
+
+    def expected(self, double: ApiDouble, start: dt.datetime, end: dt.datetime) -> list[dict]:
+        """The rows (in the double's canonical types) a tap reading [start, end) must emit: the
+        table's rows whose replication key lies there, or, for a stream without windows, all."""
+        spec = BY_NAME[self.stream]  # the tap's spec says what the replication key is
+        rows = self.of(double).rows()
+        if not spec.windowed:
+            return rows
+        lo, hi = _comparable(spec.row_time, start, double.zone), _comparable(
+            spec.row_time, end, double.zone)
+        # wall-clock keys compare as text once their `T` (email's form) is a space
+        return [r for r in rows if lo <= _key(r[spec.replication_key]) < hi]
 
     def params(self, req: Request) -> dict:
         """What the request log keeps of a request: its parameters, never a secret."""
@@ -89,6 +109,18 @@ class Endpoint:
 
     def code(self, code: str) -> Reply:
         raise NotImplementedError
+
+
+def _key(value):
+    return value.replace("T", " ") if isinstance(value, str) else value
+
+
+def _comparable(row_time: str, moment: dt.datetime, zone) -> object:
+    if row_time == "epoch_ms":
+        return int(moment.timestamp() * 1000)
+    if row_time == "epoch_s":
+        return int(moment.timestamp())
+    return moment.astimezone(zone).strftime(WALL)
 
 
 def legacy_json(payload: dict) -> Reply:
