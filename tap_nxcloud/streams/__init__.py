@@ -12,7 +12,7 @@ from importlib import import_module
 from ..spec import SpecError, StreamSpec
 
 MODULES = ("flash_call", "cc", "sms", "voice", "sip", "did", "email", "sms_daily_reports",
-           "balances", "cc_agents", "cc_agent_groups", "ai_agent_tasks")
+           "balances", "cc_agents", "cc_agent_groups", "ai_agent_tasks", "ai_agent_calls")
 
 STREAMS: tuple[StreamSpec, ...] = tuple(import_module(f"{__name__}.{m}").SPEC for m in MODULES)
 BY_NAME = {spec.name: spec for spec in STREAMS}
