@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import glob
 import json
 import os
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nxcloud_double import ApiDouble
+from nxcloud_double import SETTINGS, ApiDouble
 from nxcloud_double.endpoints import BY_ALIAS, BY_STREAM
 from tap_nxcloud.schemas import load as load_schema
 from tap_nxcloud.streams import BY_NAME as SPEC_OF
@@ -78,11 +79,37 @@ def parse_messages(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
+@functools.cache
+def _discovered() -> str:
+    """The tap's catalog of every registered stream (discovery needs no credentials)."""
+    return subprocess.run([TAP, "--discover"], capture_output=True, text=True, check=True,
+                          env={**os.environ, "TAP_NXCLOUD_START_DATE": "2026-01-01"}).stdout
+
+
+def catalog_selecting(streams) -> dict:
+    """A catalog that selects just `streams` (the others are read by no request at all)."""
+    catalog = json.loads(_discovered())
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    return catalog
+
+
 def run_tap(config: dict, tmp_path: Path, *args: str, state: dict | None = None,
             env: dict | None = None, timeout: float = 120) -> Run:
+    """The CLI on `config`; a config's `_select` (a test's, not the tap's) selects just those
+    streams through a catalog, as other streams may share the credentials (SMS's keys read
+    the SMS records, statements and balance)."""
     cfg = tmp_path / f"config-{time.monotonic_ns()}.json"
+    config = dict(config)
+    select = config.pop("_select", None)
     cfg.write_text(json.dumps(config))
     cmd = [TAP, "--config", str(cfg), *args]
+    if select is not None:
+        cat = tmp_path / f"catalog-{time.monotonic_ns()}.json"
+        cat.write_text(json.dumps(catalog_selecting(select)))
+        cmd += ["--catalog", str(cat)]
     if state is not None:
         st = tmp_path / f"state-{time.monotonic_ns()}.json"
         st.write_text(json.dumps(state))
@@ -130,14 +157,18 @@ def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, float]:
         time.sleep(0.01)
 
 
-def _time(value, zone: ZoneInfo):
+def _time(value, zone: ZoneInfo, kind: str = "wall"):
+    """A canonical row time as the tap emits it: epoch milliseconds (cc) with milliseconds,
+    epoch seconds (AI agent) in whole seconds, both UTC; wall-clock text with the zone's
+    offset."""
     if value in (None, "", 0):
         return None
-    if isinstance(value, int):  # epoch milliseconds
+    if kind == "epoch_ms" or (isinstance(value, int) and kind == "wall"):
         return dt.datetime.fromtimestamp(value / 1000, dt.UTC).isoformat(
             timespec="milliseconds").replace("+00:00", "Z")
-    naive = dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
-    return naive.replace(tzinfo=zone).isoformat()
+    if kind == "epoch_s":
+        return dt.datetime.fromtimestamp(value, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromisoformat(value).replace(tzinfo=zone).isoformat()
 
 
 def expected(stream: str, row: dict, zone: ZoneInfo = ZONE, **added) -> dict:
@@ -147,6 +178,7 @@ def expected(stream: str, row: dict, zone: ZoneInfo = ZONE, **added) -> dict:
     the tap adds."""
     props = load_schema(stream)["properties"]
     internal = BY_STREAM[stream].internal
+    spec = SPEC_OF[stream]
     out, extra = {}, {}
     for name, value in row.items():
         if name in internal:
@@ -154,7 +186,8 @@ def expected(stream: str, row: dict, zone: ZoneInfo = ZONE, **added) -> dict:
         elif name not in props:
             extra[name] = value
         elif props[name].get("format") == "date-time":
-            out[name] = _time(value, zone)
+            out[name] = _time(value, zone, "wall" if name in spec.added_columns
+                              else spec.row_time)
         else:
             out[name] = value
     if extra:
@@ -208,7 +241,10 @@ def assert_exact(run: Run, double: ApiDouble, *, flash_from: str = "", cc_from: 
 
 # --- any registered stream, over a recent range ------------------------------------------------
 STREAM_NAMES = tuple(spec.name for spec in SPECS)  # every stream in the registry
-WALL_STREAMS = tuple(spec.name for spec in SPECS if spec.clock == "wall")
+# streams whose rows carry wall-clock times the API writes (not the tap's stamps)
+WALL_STREAMS = tuple(spec.name for spec in SPECS if spec.row_time == "wall" and spec.windowed
+                     and spec.replication_key not in spec.added_columns)
+WINDOWED = tuple(spec.name for spec in SPECS if spec.windowed)
 PACED = tuple(spec.name for spec in SPECS if spec.min_interval)
 
 _NOW = dt.datetime.now(ZONE).replace(second=0, microsecond=0)  # once: a test's ranges agree
@@ -222,11 +258,19 @@ def recent_range(hours: float = 3.0) -> tuple[dt.datetime, dt.datetime]:
 
 def load_stream(double: ApiDouble, stream: str, n: int, seed: int,
                 span: tuple[dt.datetime, dt.datetime] | None = None) -> list[dict]:
-    """n generated rows of a stream spread over `span` (default: recent_range())."""
+    """n generated rows of a stream spread over `span` (default: recent_range()); a child's
+    parents first; for an endpoint that answers from another stream's rows (the SMS
+    statement), that stream's."""
+    endpoint, spec = BY_STREAM[stream], SPEC_OF[stream]
+    if endpoint.feeds:
+        return load_stream(double, endpoint.feeds, n, seed, span)
     start, end = span or recent_range()
-    rows = BY_STREAM[stream].rows(n, seed=seed, start=start.strftime("%Y-%m-%d %H:%M:%S"),
-                                  span_seconds=int((end - start).total_seconds()),
-                                  zone=double.zone)
+    kw = {}
+    if spec.child:  # a task of about fifty calls
+        kw["tasks"] = load_stream(double, spec.child.parent, max(1, n // 50), seed, span)
+    rows = endpoint.rows(n, seed=seed, start=start.strftime("%Y-%m-%d %H:%M:%S"),
+                         span_seconds=int((end - start).total_seconds()),
+                         zone=double.zone, **kw)
     double.tables[stream].add(rows)
     return rows
 
@@ -236,37 +280,34 @@ def stream_config(url: str, double: ApiDouble, stream: str,
     """A config reading one stream through `url` (the double, or a server in front of it)."""
     start, end = span or recent_range()
     spec = SPEC_OF[stream]
-    return {"api_url": url, "start_date": start.isoformat(), "end_date": end.isoformat(),
+    return {"_select": [stream], "api_url": url, "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
             "timezone": double.zone.key, "backoff_base_seconds": 0.05,
             "backoff_max_seconds": 0.3, "request_timeout": 5,
-            **{name: double.credentials.values[name] for name in spec.credentials}, **extra}
+            **{name: double.credentials.values[name] for name in spec.credentials},
+            **{name: SETTINGS[name] for name in spec.params}, **extra}
 
 
 def key_of(stream: str, record: dict) -> tuple:
-    return tuple(record[k] for k in SPEC_OF[stream].primary_keys)
+    """A record's key (a snapshot's, its fetched_at, is the tap's own: left out)."""
+    return tuple(record[k] for k in SPEC_OF[stream].primary_keys if k != "fetched_at")
 
 
 def want_records(double: ApiDouble, stream: str,
                  span: tuple[dt.datetime, dt.datetime] | None = None) -> dict[tuple, dict]:
     """What the tap must emit of a stream over `span`: every row the double holds there."""
     start, end = span or recent_range()
-    spec = SPEC_OF[stream]
-    if spec.clock == "epoch":
-        lo, hi = (int(t.timestamp() * 1000) for t in (start, end))
-    else:
-        lo, hi = (t.astimezone(double.zone).strftime("%Y-%m-%d %H:%M:%S") for t in (start, end))
     out = {}
-    for row in double.tables[stream].rows():
-        if lo <= row[spec.replication_key] < hi:
-            record = expected(stream, row, double.zone)
-            out[key_of(stream, record)] = record
+    for row in BY_STREAM[stream].expected(double, start, end):
+        record = expected(stream, row, double.zone)
+        out[key_of(stream, record)] = record
     return out
 
 
 def assert_rows_exact(run: Run, double: ApiDouble, stream: str,
                       span: tuple[dt.datetime, dt.datetime] | None = None) -> None:
     """Every row of the span came out once, field for field: none lost, none twice."""
-    got = run.records(stream)
+    got = [{k: v for k, v in r.items() if k != "fetched_at"} for r in run.records(stream)]
     keys = [key_of(stream, r) for r in got]
     assert len(keys) == len(set(keys)), f"{stream}: a row was emitted twice"
     want = want_records(double, stream, span)

@@ -189,6 +189,20 @@ class Catcher:
 
 
 # --- what an answer of a stream looks like, from the tap's own spec --------------------------
+def wire_path(spec: StreamSpec) -> str:
+    """The path the tap requests with default settings (a spec's path may name an option)."""
+    return spec.path.format(**{o.setting: o.default for o in spec.options})
+
+
+def _base(spec: StreamSpec, payload: dict) -> dict:
+    """Where the rows hang: the top level, or the wrapper object when the rows sit in it."""
+    env = spec.envelope
+    wrapped = payload.get(env.wrapper) if env.wrapper else None
+    if isinstance(wrapped, dict) and env.rows and env.rows[0] not in payload:
+        return wrapped
+    return payload
+
+
 def _holder(payload: dict, path: tuple[str, ...]) -> dict:
     for part in path[:-1]:
         payload = payload[part]
@@ -196,17 +210,26 @@ def _holder(payload: dict, path: tuple[str, ...]) -> dict:
 
 
 def rows_of(spec: StreamSpec, payload: dict) -> list[dict]:
-    return _holder(payload, spec.envelope.rows)[spec.envelope.rows[-1]]
+    """The rows of an answer; a snapshot's answer is its one row."""
+    if not spec.envelope.rows:
+        if not isinstance(payload, dict) or "code" not in payload:
+            raise KeyError("code")
+        return [payload]
+    rows = spec.envelope.rows
+    return _holder(_base(spec, payload), rows)[rows[-1]]
 
 
 def set_rows(spec: StreamSpec, payload: dict, rows) -> dict:
-    _holder(payload, spec.envelope.rows)[spec.envelope.rows[-1]] = rows
+    if not spec.envelope.rows:  # a snapshot: the one row is the answer
+        return {"code": payload["code"], **rows[0]} if rows else payload
+    path = spec.envelope.rows
+    _holder(_base(spec, payload), path)[path[-1]] = rows
     return payload
 
 
 def set_total(spec: StreamSpec, payload: dict, total) -> dict:
     if spec.envelope.total:
-        _holder(payload, spec.envelope.total)[spec.envelope.total[-1]] = total
+        _holder(_base(spec, payload), spec.envelope.total)[spec.envelope.total[-1]] = total
     return payload
 
 
@@ -217,4 +240,5 @@ def is_data(spec: StreamSpec, reply: Reply) -> bool:
         rows_of(spec, payload)
     except (ValueError, KeyError, TypeError):
         return False
-    return reply.status == 200
+    codes = {str(c) for c in spec.envelope.codes}
+    return reply.status == 200 and str(payload.get("code")) in codes

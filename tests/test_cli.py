@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tap_nxcloud.streams import STREAMS
+
 from .conftest import TAP, config_for, run_tap
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -49,8 +51,12 @@ def test_discover_lists_every_stream_whatever_the_credentials(double, tmp_path):
         assert run.returncode == 0, run.stderr
         catalog = json.loads(run.stdout)
         streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
-        assert {name: (s["key_properties"], s["replication_key"])
-                for name, s in streams.items()} == KEYS
+        found = {name: (s["key_properties"], s.get("replication_key"))
+                 for name, s in streams.items()}
+        assert found == {spec.name: (list(spec.primary_keys), spec.replication_key)
+                         for spec in STREAMS}  # every registered stream, in its order
+        assert list(found) == [spec.name for spec in STREAMS]
+        assert {name: found[name] for name in KEYS} == KEYS  # the first six, spelled out
     assert double.requests() == []
 
 

@@ -12,11 +12,15 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from tap_nxcloud.streams import BY_NAME
+from tap_nxcloud.streams import STREAMS as SPECS
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"
-STREAM_NAMES = {"flash_call_cdrs", "cc_cdrs", "sms_cdrs", "voice_cdrs", "sip_cdrs", "did_cdrs"}
+STREAM_NAMES = {spec.name for spec in SPECS}  # the registry
 # descriptions that say a value is a time must go with format date-time, and the other way round
-TIME_WORDS = ("Wall-clock time from the API", "Epoch milliseconds on the wire")
+TIME_WORDS = ("Wall-clock time from the API", "Epoch milliseconds on the wire",
+              "Epoch seconds on the wire", "stamped by the tap")
 
 
 def _dictionary_module():
@@ -38,7 +42,7 @@ def _non_null(prop: dict) -> list[str]:
     return [t for t in types if t != "null"]
 
 
-def test_schema_files_are_exactly_the_six_streams():
+def test_schema_files_are_exactly_the_registered_streams():
     assert {p.stem for p in SCHEMAS.glob("*.json")} == STREAM_NAMES
     assert set(STREAMS) == STREAM_NAMES
 
@@ -74,16 +78,20 @@ def test_times_are_date_time_strings(name):
 @pytest.mark.parametrize("name", sorted(STREAM_NAMES))
 def test_key_is_required_and_non_null_and_the_replication_key_may_be_null(name):
     """A row without its key cannot be told apart (the tap refuses it); a row whose time cannot
-    be read is kept with that time null, its value as sent in extra_fields."""
-    schema = _schema(name)
-    meta = STREAMS[name]
-    for column in meta["key"]:
+    be read is kept with that time null, its value as sent in extra_fields. A column the tap
+    makes itself (a stamp, fetched_at) is described as such and is never null."""
+    schema, spec = _schema(name), BY_NAME[name]
+    assert schema["required"] == [k for k in spec.primary_keys if k in schema["properties"]]
+    for column in spec.primary_keys:
         assert column in schema["properties"], f"{name}.{column} missing"
         assert isinstance(schema["properties"][column]["type"], str), f"{name}.{column} nullable"
-        assert column in schema["required"], f"{name}.{column} not required"
-    rk = schema["properties"][meta["replication_key"]]
-    assert "null" in rk["type"] and meta["replication_key"] not in schema["required"]
-    assert "cannot be read" in rk["description"]
+    for column in spec.added_columns:
+        if column in schema["properties"]:
+            assert "by the tap" in schema["properties"][column]["description"]
+    rk = spec.replication_key
+    if rk and rk not in spec.added_columns:
+        assert "null" in schema["properties"][rk]["type"] and rk not in schema["required"]
+        assert "cannot be read" in schema["properties"][rk]["description"]
 
 
 def test_data_dictionary_is_up_to_date():

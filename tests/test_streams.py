@@ -53,7 +53,8 @@ def new_config(double, streams=NEW, **extra) -> dict:
     for stream in streams:
         for name in CREDS[stream]:
             config[name] = getattr(c, name)
-    return {**config, **extra}
+    # just these streams: SMS's keys also read its statements and balance
+    return {**config, "_select": tuple(streams), **extra}
 
 
 def fill_new(double, rows: int, seed: int, streams=NEW):

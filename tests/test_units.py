@@ -384,13 +384,14 @@ def test_the_tap_registers_every_products_secret_for_scrubbing():
 
     from tap_nxcloud import redact
     from tap_nxcloud.settings import SECRETS
+    from tap_nxcloud.streams import STREAMS
     from tap_nxcloud.tap import TapNXCloud
     config = {"start_date": "2026-10-01"}
     for i, name in enumerate(SECRETS):
         config[name] = f"s3cret-{i}/+&"
         config[name.replace("secret", "key")] = f"key-{i}"
     TapNXCloud(config=config, validate_config=True)
-    assert len(SECRETS) == 6
+    assert set(SECRETS) == {s.secret_setting for s in STREAMS}
     for name in SECRETS:
         secret = config[name]
         line = redact.scrub(f"raw {secret}, form body secretkey={quote_plus(secret)}, "
