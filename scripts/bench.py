@@ -440,8 +440,8 @@ class Accounts:
 
     def config(self, folder: Path, only: int | None = None) -> Path:
         ends = [dt.datetime.fromisoformat(w[1]) for w in self.info["windows"].values()]
-        config = {**self.info["config"], "end_date": min(min(ends), dt.datetime.now(
-            dt.timezone.utc) - dt.timedelta(minutes=2)).isoformat()}
+        now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=2)
+        config = {**self.info["config"], "end_date": min(*ends, now).isoformat()}
         if only is not None:
             config["only_accounts"] = [a["name"] for a in config["accounts"][:only]]
         with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".json", delete=False) as f:
