@@ -5,10 +5,13 @@
 elt-dagster-meltano reads `meltano job list` and `meltano schedule list` when this module loads:
 each Meltano job becomes a Dagster job whose ops run `meltano run <task> --force` in the project
 directory, and each job-type schedule becomes a Dagster schedule (cron in UTC, created running).
+With an accounts file (NXCLOUD_ACCOUNTS_FILE), accounts.py adds the job `nxcloud_accounts`: one
+partition per account, each a run of the tap for that account alone under its own state ID.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -27,9 +30,22 @@ if shutil.which("meltano") is None:
 from dagster import Definitions, JobDefinition, ScheduleDefinition  # noqa: E402
 from dagster_meltano import load_jobs_from_meltano_project  # noqa: E402
 
+
+def _accounts_module():
+    """orchestrate/accounts.py, imported by its path (whatever sys.path holds), once a process."""
+    name = "nxcloud_orchestrate_accounts"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("accounts.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 _loaded = load_jobs_from_meltano_project(str(PROJECT_DIR))
+_account_jobs, _account_schedules = _accounts_module().definitions()
 
 defs = Definitions(
-    jobs=[d for d in _loaded if isinstance(d, JobDefinition)],
-    schedules=[d for d in _loaded if isinstance(d, ScheduleDefinition)],
+    jobs=[d for d in _loaded if isinstance(d, JobDefinition)] + _account_jobs,
+    schedules=[d for d in _loaded if isinstance(d, ScheduleDefinition)] + _account_schedules,
 )
