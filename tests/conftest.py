@@ -28,7 +28,7 @@ from tap_nxcloud.streams import STREAMS as SPECS
 # The suite's layers (pyproject.toml's markers): `pytest -m unit` runs in seconds.
 UNIT = {"test_units.py", "test_schemas.py", "test_sdk_private.py", "test_double.py"}
 INTEGRATION = {"test_meltano.py", "test_orchestrate.py", "test_dbt.py", "test_meltano_project.py",
-               "test_hub.py", "test_loaders.py"}
+               "test_hub.py", "test_loaders.py", "test_dagster_accounts.py"}
 
 
 def pytest_collection_modifyitems(items) -> None:
