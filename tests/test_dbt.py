@@ -1,4 +1,4 @@
-"""The dbt project in transform/: the API double's six streams loaded by Meltano, then `dbt build`.
+"""The dbt project in transform/: the API double's streams loaded by Meltano, then `dbt build`.
 
 Meltano runs in a private system directory (as in test_meltano.py) and writes DuckDB files, dbt's
 target/ and logs/ under a temporary directory: the repository's output/ and transform/ are not
@@ -27,16 +27,35 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSFORM = ROOT / "transform"
 MELTANO = str(BIN / "meltano")
 ZONE = "Asia/Shanghai"
-# stream: (channel, key fields, start field), field names as in schemas/*.json
+# The streams of communications' channels: (channel, key fields, start fields: the first that is
+# not null), field names as in schemas/*.json
 STREAMS = {
-    "flash_call_cdrs": ("flash_call", ("id",), "gmtCreate"),
-    "cc_cdrs": ("contact_center", ("callId",), "startTime"),
-    "sms_cdrs": ("sms", ("msgid", "phone"), "date"),
-    "voice_cdrs": ("voice", ("request_voice_type", "id"), "start_time"),
-    "sip_cdrs": ("sip", ("id",), "start_time"),
-    "did_cdrs": ("did", ("id",), "startTime"),
+    "flash_call_cdrs": ("flash_call", ("id",), ("gmtCreate",)),
+    "cc_cdrs": ("contact_center", ("callId",), ("startTime",)),
+    "sms_cdrs": ("sms", ("msgid", "phone"), ("date",)),
+    "voice_cdrs": ("voice", ("request_voice_type", "id"), ("start_time",)),
+    "sip_cdrs": ("sip", ("id",), ("start_time",)),
+    "did_cdrs": ("did", ("id",), ("startTime",)),
+    "email_cdrs": ("email", ("messageId",), ("sendTime",)),
+    "ai_agent_calls": ("ai_agent", ("callId",), ("callStart", "createTs")),
 }
-ROWS = {"flash": 240, "cc": 240, "sms": 240, "voice": 120, "sip": 60, "did": 160}
+# The other streams: (staging model's key column, key fields)
+OTHER_STREAMS = {
+    "sms_daily_reports": ("report_date", ("date",)),
+    "balances": ("fetched_at", ("fetched_at",)),
+    "cc_agents": ("user_name", ("userName",)),
+    "cc_agent_groups": ("group_no", ("groupNo",)),
+    "ai_agent_tasks": ("task_id", ("taskId",)),
+}
+# Rows of the double by its --<alias>-rows options (sms_daily_reports and balances have none of
+# their own: the statements are counted from the SMS rows, the balance is one value). 300 AI calls
+# are the calls of the first 3 of the 6 tasks.
+ROWS = {"flash": 240, "cc": 240, "sms": 240, "voice": 120, "sip": 60, "did": 160, "email": 150,
+        "cc_agent": 12, "cc_group": 4, "ai_task": 6, "ai_call": 300}
+# rows of each stream the double holds
+LANDED = {"flash_call_cdrs": ROWS["flash"], "cc_cdrs": ROWS["cc"], "sms_cdrs": ROWS["sms"],
+          "voice_cdrs": ROWS["voice"], "sip_cdrs": ROWS["sip"], "did_cdrs": ROWS["did"],
+          "email_cdrs": ROWS["email"], "ai_agent_calls": ROWS["ai_call"]}
 OWN_SETTINGS = ("TAP_NXCLOUD", "TARGET_", "MELTANO_", "DBT_")
 
 
@@ -70,11 +89,13 @@ def meltano_env(sysdir) -> dict:
 
 @pytest.fixture(scope="module")
 def double(sysdir):
-    """The API double as the demo starts it: all six streams, two days up to today's midnight
-    (Asia/Shanghai), every row inside what NXCloud keeps."""
+    """The API double as the demo starts it: every stream, two days up to today's midnight
+    (Asia/Shanghai), every row inside what NXCloud keeps. Its config carries the keys of every
+    product and cc_tenant_id."""
     proc = subprocess.Popen(
         [str(BIN / "nxcloud-double"), "--port", "0", "--span-days", "2", "--seed", "7",
-         *[arg for name, n in ROWS.items() for arg in (f"--{name}-rows", str(n))]],
+         *[arg for name, n in ROWS.items()
+           for arg in (f"--{name.replace('_', '-')}-rows", str(n))]],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         info = json.loads(proc.stdout.readline())
@@ -165,6 +186,7 @@ def expected_counts(raw: dict[str, list[dict]]) -> Counter:
     for stream, rows in raw.items():
         channel = STREAMS[stream][0]
         starts = {(r["account"], r["key"]): r["start"] for r in rows}
+        assert None not in starts.values(), stream
         for (account, _), start in starts.items():
             instant = _instant(start)
             counts[account, channel, "UTC", instant.date().isoformat()] += 1
@@ -199,8 +221,9 @@ def duck_raw(sysdir: Path, path: Path) -> dict[str, list[dict]]:
                if f == "request_voice_type" else _raw_column(columns, f) for f in fields]
         account = ("coalesce(account, 'default')" if "account" in columns else "'default'")
         parts = " || '|' || ".join(f"cast({k} as varchar)" for k in key)
-        queries.append(f"select {account} as account, {parts} as key, cast("
-                       f"{_raw_column(columns, start)} as varchar) as start from nxcloud.{stream}")
+        starts = ", ".join(f"cast({_raw_column(columns, f)} as varchar)" for f in start)
+        queries.append(f"select {account} as account, {parts} as key, coalesce({starts}, null) "
+                       f"as start from nxcloud.{stream}")
         streams.append(stream)
     return dict(zip(streams, duck(sysdir, path, *queries), strict=True))
 
@@ -226,7 +249,8 @@ def assert_dbt_passed(target: Path) -> dict:
     tests = {k for k, n in manifest["nodes"].items() if n["resource_type"] == "test"}
     assert models and models <= ran, models - ran
     assert tests and tests <= ran, tests - ran
-    assert len(models) == 9, sorted(models)
+    # a staging model per stream, communications and daily_usage
+    assert len(models) == len(STREAMS) + len(OTHER_STREAMS) + 2, sorted(models)
     # every model has tests: unique and not-null keys at least
     tested = {d for k in tests for d in manifest["nodes"][k]["depends_on"]["nodes"]}
     assert models <= tested, models - tested
@@ -300,9 +324,7 @@ def test_transformed_job_into_duckdb_twice(meltano_env, double, sysdir, tmp_path
         raw = duck_raw(sysdir, db)
         # everything the double holds landed (upserted: once per key)
         landed = {stream: len({r["key"] for r in rows}) for stream, rows in raw.items()}
-        assert landed == {"flash_call_cdrs": ROWS["flash"], "cc_cdrs": ROWS["cc"],
-                          "sms_cdrs": ROWS["sms"], "voice_cdrs": ROWS["voice"],
-                          "sip_cdrs": ROWS["sip"], "did_cdrs": ROWS["did"]}, run
+        assert landed == LANDED, run
         usage, comms = duck(
             sysdir, db, "select * from analytics.daily_usage",
             "select channel, count(*) as n, count(distinct record_key) as keys "
@@ -317,12 +339,36 @@ def test_transformed_job_into_duckdb_twice(meltano_env, double, sysdir, tmp_path
     assert counts[1] == counts[2]
     # both zones, and the platform's days are Asia/Shanghai days of the instants
     assert {k[2] for k in counts[1]} == {"UTC", ZONE}
+    assert {k[1] for k in counts[1]} == {channel for channel, _, _ in STREAMS.values()}
     for stream in STREAMS:
         staged = duck(sysdir, db, "select count(*) as n, count(distinct record_key) as keys, "
                       "count(distinct account) as accounts, min(account) as account "
                       f"from analytics_staging.stg_nxcloud__{stream}")[0][0]
         assert staged["n"] == staged["keys"] == landed[stream], stream
         assert (staged["accounts"], staged["account"]) == (1, "default"), stream
+    # the other streams: one row per key (a balance per run), as many as the raw table's keys
+    for stream, (column, fields) in OTHER_STREAMS.items():
+        columns = duck_tables(sysdir, db, "nxcloud")[stream]
+        key = ", ".join(_raw_column(columns, f) for f in fields)
+        (raw_keys,), (staged,) = duck(
+            sysdir, db, f"select count(distinct ({key})) as n from nxcloud.{stream}",
+            "select count(*) as n, count(distinct record_key) as keys, "
+            f"count(distinct {column}) as distinct_values, min(account) as account "
+            f"from analytics_staging.stg_nxcloud__{stream}")
+        n = raw_keys["n"]
+        assert staged == {"n": n, "keys": n, "distinct_values": n, "account": "default"}, stream
+        expected = {"balances": 2, "cc_agents": ROWS["cc_agent"],
+                    "cc_agent_groups": ROWS["cc_group"], "ai_agent_tasks": ROWS["ai_task"]}
+        assert staged["n"] == expected.get(stream, staged["n"]) > 0, stream
+    # the SMS app's statements beside our SMS days: the double counts them from its SMS rows
+    sms_days = [r for r in usage if r["channel"] == "sms" and r["day_zone"] == ZONE]
+    assert sms_days and all(r["vendor_submitted_count"] is not None for r in sms_days)
+    assert [(r["day"], r["vendor_submitted_count"], r["vendor_succeeded_count"])
+            for r in sms_days if r["communication_count"]] == [
+        (r["day"], r["communication_count"], r["succeeded_count"])
+        for r in sms_days if r["communication_count"]]
+    assert all(r["vendor_submitted_count"] is None for r in usage
+               if (r["channel"], r["day_zone"]) != ("sms", ZONE))
     # a few values, converted as the data dictionary says
     flash = duck(sysdir, db, "select r.gmtcreate, s.created_at, s.started_at, r.price, s.cost "
                  "from nxcloud.flash_call_cdrs r join "
@@ -333,6 +379,29 @@ def test_transformed_job_into_duckdb_twice(meltano_env, double, sysdir, tmp_path
     did = duck(sysdir, db, "select distinct currency from analytics_staging.stg_nxcloud__did_cdrs"
                )[0]
     assert did == [{"currency": "CNY"}]
+    email, ai, ai_status = duck(
+        sysdir, db,
+        "select count(*) filter (where s.sent_at = r.sendtime and s.started_at = r.sendtime "
+        "and s.cost = cast(r.sellprice as decimal(18, 6)) and s.to_number = r.receiver "
+        "and s.vendor_status is not distinct from r.msgresult) as same, count(*) as n "
+        "from nxcloud.email_cdrs r join analytics_staging.stg_nxcloud__email_cdrs s "
+        "on s.message_id = r.messageid",
+        "select count(*) filter (where s.started_at = r.callstart and s.created_at = r.createts "
+        "and s.duration_seconds = r.callelapsed and s.task_id = r.taskid "
+        "and s.to_number = r.calleephone and s.call_answered_at is not distinct from "
+        "r.callanswer) as same, count(*) as n from nxcloud.ai_agent_calls r "
+        "join analytics_staging.stg_nxcloud__ai_agent_calls s on s.call_id = r.callid",
+        "select c.status, c.succeeded, count(*) as n, "
+        "count(*) filter (where s.call_answered_at is null) as unanswered "
+        "from analytics.communications c join analytics_staging.stg_nxcloud__ai_agent_calls s "
+        "using (record_key) where c.channel = 'ai_agent' group by all order by c.status")
+    assert email == [{"same": ROWS["email"], "n": ROWS["email"]}]
+    assert ai == [{"same": ROWS["ai_call"], "n": ROWS["ai_call"]}]
+    answered, not_answered = ai_status
+    assert (answered["status"], answered["succeeded"], answered["unanswered"]) == (
+        "answered", True, 0)
+    assert (not_answered["status"], not_answered["succeeded"]) == ("not_answered", False)
+    assert not_answered["unanswered"] == not_answered["n"] > 0
     printed = subprocess.run(
         [str(sysdir / ".meltano/transformers/dbt-duckdb/venv/bin/python"),
          str(TRANSFORM / "show_daily_usage.py"), str(db), "--day",
@@ -344,24 +413,30 @@ def test_transformed_job_into_duckdb_twice(meltano_env, double, sysdir, tmp_path
 def test_two_accounts_late_rows_and_renamed_voice_key(meltano_env, double, sysdir, tmp_path):
     """Two accounts in the same tables (same ids: the same double), streams an account does not
     have, rows appended twice (a file loader), the voice key under its coming name
-    request_voice_type, and the SMS app's daily statements: staging keeps the latest version of
-    each key per account and daily_usage still matches the raw tables."""
+    request_voice_type, and the SMS app's daily statements disagreeing with the records on two
+    days: staging keeps the latest version of each key per account, daily_usage still matches the
+    raw tables and shows where the statements differ."""
     only = ("flash", "cc", "sms", "voice", "did")  # no SIP: its table never exists
     base = _run_env(meltano_env, double, tmp_path)
     env = {**{k: v for k, v in base.items() if not k.startswith("TAP_NXCLOUD_")},
            **_tap_env(double["config"], only=only), "TAP_NXCLOUD_ACCOUNT": "main",
-           # acme: only SMS and DID, through the child's own variables
+           # acme: only SMS, DID, email and the AI agent, through the child's own variables
            **_tap_env({k: v for k, v in double["config"].items()
-                       if k.startswith(("sms_", "did_"))}, prefix="TAP_NXCLOUD__ACME_")}
+                       if k.startswith(("sms_", "did_", "email_", "ai_agent_"))},
+                      prefix="TAP_NXCLOUD__ACME_")}
     db, target = tmp_path / "nxcloud.duckdb", tmp_path / "dbt-target"
     first_day = dt.datetime.fromisoformat(double["windows"]["sms_cdrs"][0])
     first_midnight = first_day.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     meltano(env, "run", "tap-nxcloud", "target-duckdb", "tap-nxcloud--acme", "target-duckdb")
     tables = duck_tables(sysdir, db, "nxcloud")
     assert "sip_cdrs" not in tables and "account" in tables["sms_cdrs"]
-    # A file loader appends: a second, later version of some rows (delivery report arrived,
-    # status changed); the voice table is one loaded before v0.2.0 (voiceType, lower-cased);
-    # the SMS statements arrive as a table.
+    statements = duck(sysdir, db, "select account, count(*) as n from nxcloud.sms_daily_reports "
+                      "group by account order by account")[0]
+    assert [r["account"] for r in statements] == ["acme", "main"]
+    # A file loader appends: a second, later version of some rows (delivery report or result
+    # arrived, status changed); the voice table is one loaded before v0.2.0 (voiceType,
+    # lower-cased). The statements: one more of a day without messages (`date` as the tap lands
+    # it: the platform's midnight as a UTC instant), and one that counts 7 messages too many.
     # (target-duckdb's tables have primary keys: rebuilt without, as an appending loader's)
     duck(sysdir, db,
          *_rebuilt("sms_cdrs", "select * replace ('DELIVRD' as dr, 'later' as body, "
@@ -370,21 +445,25 @@ def test_two_accounts_late_rows_and_renamed_voice_key(meltano_env, double, sysdi
          *_rebuilt("flash_call_cdrs", "select * replace (99 as callstatus, gmtcreate + "
                    "interval 1 hour as gmtmodified) from nxcloud.flash_call_cdrs "
                    "where id % 10 = 0"),
+         *_rebuilt("email_cdrs", "select * replace ('DELIVRD' as msgresult) "
+                   "from nxcloud.email_cdrs where msgresult is null"),
+         *_rebuilt("ai_agent_calls", "select * replace (9 as callresult, opts + interval 1 hour "
+                   "as opts) from nxcloud.ai_agent_calls where id % 10 = 0"),
          *_rebuilt("voice_cdrs"),
          "alter table nxcloud.voice_cdrs rename column request_voice_type to voicetype",
-         # `date` as the tap would land a date-time: the platform's midnight as a UTC instant
-         "create table nxcloud.sms_daily_reports as select * from (values "
-         f"('main', timestamp '2000-01-01 16:00:00', 1.5, 10, 9, 11), "
-         f"('main', timestamp '{first_midnight}', 12.5, 100, 90, 110), "
-         f"('acme', timestamp '{first_midnight}', 12.5, 100, 90, 110)) "
-         "as t(account, date, total_fee, submit_size, success_size, price_size)")
-    late = duck(sysdir, db, "select count(*) as n from nxcloud.sms_cdrs where body = 'later'"
-                )[0][0]["n"]
-    assert late > 0
+         "insert into nxcloud.sms_daily_reports (account, date, total_fee, submit_size, "
+         "success_size, price_size) values ('main', timestamp '2000-01-01 16:00:00', 1.5, 10, 9, "
+         "11)",
+         "update nxcloud.sms_daily_reports set submit_size = submit_size + 7 "
+         f"where account = 'acme' and date = timestamp '{first_midnight}'")
+    late, unsent = duck(sysdir, db,
+                        "select count(*) as n from nxcloud.sms_cdrs where body = 'later'",
+                        "select count(*) as n from nxcloud.email_cdrs where msgresult is null")
+    assert late[0]["n"] > 0 and unsent[0]["n"] > 0
     meltano(env, "run", "dbt-duckdb:build")
     manifest = assert_dbt_passed(target)
     raw = duck_raw(sysdir, db)
-    usage, sms, flash, sip, voice, reports = duck(
+    usage, sms, flash, sip, voice, email, ai, differ = duck(
         sysdir, db, "select * from analytics.daily_usage",
         "select account, count(*) as n, count(distinct record_key) as keys, "
         "count(*) filter (where body = 'later') as later, "
@@ -396,29 +475,43 @@ def test_two_accounts_late_rows_and_renamed_voice_key(meltano_env, double, sysdi
         "select count(*) as n from analytics_staging.stg_nxcloud__sip_cdrs",
         "select request_voice_type, count(*) as n from analytics_staging.stg_nxcloud__voice_cdrs"
         " group by 1 order by 1",
-        "select account, day, vendor_submitted_count, vendor_succeeded_count, "
-        "vendor_billed_units, vendor_cost, communication_count from analytics.daily_usage "
-        "where vendor_submitted_count is not null order by account, day")
+        "select account, count(*) as n, count(*) filter (where status = 'pending') as pending "
+        "from analytics_staging.stg_nxcloud__email_cdrs group by account",
+        "select account, count(*) as n, count(*) filter (where vendor_status = '9') as changed, "
+        "count(*) filter (where call_record_id % 10 = 0) as tenth "
+        "from analytics_staging.stg_nxcloud__ai_agent_calls group by account",
+        # the README's example: SMS days where our count differs from the vendor's statement
+        "select account, day, communication_count, vendor_submitted_count "
+        f"from analytics.daily_usage where channel = 'sms' and day_zone = '{ZONE}' "
+        "and vendor_submitted_count is distinct from communication_count order by account, day")
     (flash,), (sip,) = flash, sip
     assert usage_counts(usage) == expected_counts(raw)
-    assert {k[0] for k in usage_counts(usage)} == {"main", "acme"}
-    assert {(k[0], k[1]) for k in usage_counts(usage) if k[0] == "acme"} == {
-        ("acme", "sms"), ("acme", "did")}
+    assert {(k[0], k[1]) for k in usage_counts(usage)} == {
+        ("main", "flash_call"), ("main", "contact_center"), ("main", "sms"), ("main", "voice"),
+        ("main", "did"), ("acme", "sms"), ("acme", "did"), ("acme", "email"),
+        ("acme", "ai_agent")}
     # one row per key and account; the later version won
     assert [(r["account"], r["n"] == r["keys"] == ROWS["sms"]) for r in sms] == [
         ("acme", True), ("main", True)]
     acme, main = sms
-    assert acme["later"] == late and acme["pending"] == 0 and main["pending"] > 0
+    assert acme["later"] == late[0]["n"] and acme["pending"] == 0 and main["pending"] > 0
     assert flash["n"] == ROWS["flash"] and flash["changed"] == flash["tenth"] > 0
     assert sip["n"] == 0
     assert [(r["request_voice_type"], r["n"]) for r in voice] == [(0, ROWS["voice"] // 2),
                                                                   (1, ROWS["voice"] // 2)]
-    # the statements sit beside the platform-zone SMS days (and a day with no messages)
-    assert [(r["account"], r["vendor_submitted_count"], r["vendor_cost"]) for r in reports] == [
-        ("acme", 100, "12.500000"), ("main", 10, "1.500000"), ("main", 100, "12.500000")]
-    assert [r["day"] for r in reports] == [first_day.date().isoformat(), "2000-01-02",
-                                           first_day.date().isoformat()]
-    assert reports[1]["communication_count"] == 0 and reports[0]["communication_count"] > 0
+    assert email == [{"account": "acme", "n": ROWS["email"], "pending": 0}]
+    (ai,) = ai
+    assert (ai["account"], ai["n"]) == ("acme", ROWS["ai_call"])
+    assert ai["changed"] == ai["tenth"] > 0
+    # the statements sit beside the platform-zone SMS days (and a day with no messages); they
+    # agree with the records except on the two days changed above
+    first = first_day.date().isoformat()
+    assert [(r["account"], r["day"]) for r in differ] == [("acme", first), ("main", "2000-01-02")]
+    assert differ[0]["vendor_submitted_count"] == differ[0]["communication_count"] + 7 > 7
+    assert (differ[1]["communication_count"], differ[1]["vendor_submitted_count"]) == (0, 10)
+    vendor = [r for r in usage if r["vendor_submitted_count"] is not None]
+    assert {(r["channel"], r["day_zone"]) for r in vendor} == {("sms", ZONE)}
+    assert {r["account"] for r in vendor} == {"main", "acme"}
     built = {**duck_tables(sysdir, db, "analytics"),
              **duck_tables(sysdir, db, "analytics_staging")}
     assert_columns_documented(manifest, built)
@@ -446,9 +539,10 @@ def test_transformed_into_postgres(meltano_env, double, postgres, tmp_path):
     raw = {}
     for stream, (_, key, start) in STREAMS.items():
         parts = " || '#' || ".join(f'"{k}"::text' for k in key)  # psql splits on |
-        rows = psql(f"SELECT account, {parts}, \"{start}\"::text FROM nxcloud.{stream}")
+        starts = ", ".join(f'"{f}"::text' for f in start)
+        rows = psql(f"SELECT account, {parts}, coalesce({starts}, NULL) FROM nxcloud.{stream}")
         raw[stream] = [{"account": a, "key": k, "start": s} for a, k, s in rows]
-    assert len(raw["voice_cdrs"]) == ROWS["voice"]
+    assert {stream: len(rows) for stream, rows in raw.items()} == LANDED
     usage = [dict(zip(("account", "channel", "day_zone", "day", "communication_count"), row,
                       strict=True))
              for row in psql("SELECT account, channel, day_zone, day, communication_count "
@@ -459,8 +553,19 @@ def test_transformed_into_postgres(meltano_env, double, postgres, tmp_path):
                               "WHERE table_schema IN ('analytics', 'analytics_staging')"):
         built.setdefault(table, []).append(column)
     assert_columns_documented(manifest, built)
-    types = dict(psql("SELECT column_name, data_type FROM information_schema.columns WHERE "
-                      "table_schema = 'analytics_staging' AND table_name = "
-                      "'stg_nxcloud__did_cdrs'"))
-    assert types["started_at"] == "timestamp without time zone"
-    assert types["call_price"] == "numeric" and types["extra_fields"] == "jsonb"
+    types = {(t, c): d for t, c, d in psql(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE "
+        "table_schema = 'analytics_staging'")}
+    did, ai = "stg_nxcloud__did_cdrs", "stg_nxcloud__ai_agent_calls"
+    agents = "stg_nxcloud__cc_agents"
+    assert types[did, "started_at"] == "timestamp without time zone"
+    assert types[did, "call_price"] == "numeric" and types[did, "extra_fields"] == "jsonb"
+    assert types[ai, "call_answered_at"] == "timestamp without time zone"
+    assert types[ai, "attributes"] == types[agents, "queue_names"] == "jsonb"
+    assert types["stg_nxcloud__email_cdrs", "sell_price"] == "numeric"
+    assert types["stg_nxcloud__sms_daily_reports", "report_date"] == "date"
+    # the statements in the warehouse's SMS days (PostgreSQL's own zone is not the platform's)
+    sms_days = psql("SELECT communication_count, vendor_submitted_count FROM "
+                    f"analytics.daily_usage WHERE channel = 'sms' AND day_zone = '{ZONE}' "
+                    "AND communication_count > 0")
+    assert sms_days and all(ours == theirs for ours, theirs in sms_days), sms_days

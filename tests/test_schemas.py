@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 
 from tap_nxcloud.streams import BY_NAME
@@ -43,7 +44,8 @@ def _non_null(prop: dict) -> list[str]:
 
 
 def test_schema_files_are_exactly_the_registered_streams():
-    assert {p.stem for p in SCHEMAS.glob("*.json")} == STREAM_NAMES
+    # and the tap's own audit stream
+    assert {p.stem for p in SCHEMAS.glob("*.json")} == {*STREAM_NAMES, "sync_audit"}
     assert set(STREAMS) == STREAM_NAMES
 
 
@@ -149,3 +151,12 @@ def test_every_generated_file_is_up_to_date():
     run = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--check"],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
+
+
+def test_the_second_account_in_meltano_yml_blanks_every_product_s_credentials():
+    """tap-nxcloud--acme inherits tap-nxcloud's config: a key it does not blank would read the
+    main account's data under acme's name. Every registered stream's credentials are blanked."""
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    child = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-nxcloud--acme")
+    needed = {name for spec in SPECS for name in spec.credentials}
+    assert {k for k, v in child["config"].items() if v == ""} >= needed

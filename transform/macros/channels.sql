@@ -1,6 +1,7 @@
 {#-
-  The channels of `communications`: one staging model each. Adding a channel (email_cdrs, ...)
-  is one staging model with the communication columns below, plus one line here.
+  The channels of `communications`: one staging model each. Adding a channel is one staging
+  model with the communication columns below, plus one line here (and its value in the
+  accepted_values and relationships tests of models/marts/schema.yml).
 -#}
 {% macro nxcloud_channel_models() %}
   {{ return([
@@ -10,6 +11,8 @@
       'stg_nxcloud__voice_cdrs',
       'stg_nxcloud__sip_cdrs',
       'stg_nxcloud__did_cdrs',
+      'stg_nxcloud__email_cdrs',
+      'stg_nxcloud__ai_agent_calls',
   ]) }}
 {% endmacro %}
 

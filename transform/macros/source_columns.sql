@@ -59,7 +59,8 @@
     text, bigint, integer, boolean, timestamp, json, decimal(p,s)). Date-times become a UTC
     `timestamp` whatever the loader stored: a UTC timestamp as it stands, a timestamp with time
     zone at UTC, a text RFC 3339 value parsed with its offset. A `date` stored as a date-time is
-    the platform's calendar day (var platform_timezone) of that instant. -#}
+    the platform's calendar day (var platform_timezone) of that instant. An array stored as the
+    database's own array type (target-postgres: text[], jsonb[]) becomes a JSON array. -#}
 {% macro nxcloud_source_value(column, data_type) %}
   {%- set quoted = adapter.quote(column.name) -%}
   {%- set stored = (column.dtype or '') | lower -%}
@@ -67,6 +68,8 @@
     {#- a day stored as a date-time (the platform's midnight as a UTC instant): its platform day -#}
     {%- set utc = (quoted ~ " at time zone 'UTC'") if ('with time zone' in stored or stored == 'timestamptz') else quoted -%}
     cast({{ nxcloud_utc_to_zone(utc, var('platform_timezone')) }} as date)
+  {%- elif data_type == 'json' and (stored == 'array' or stored.endswith('[]')) -%}
+    {{ nxcloud_array_to_json(quoted) }}
   {%- elif data_type == 'timestamp' and ('with time zone' in stored or stored == 'timestamptz') -%}
     ({{ quoted }} at time zone 'UTC')
   {%- elif data_type == 'timestamp' and not stored.startswith('timestamp') and stored != 'date' -%}

@@ -31,3 +31,16 @@
 {% macro default__nxcloud_seconds_between(start, end) -%}
   cast(extract(epoch from ({{ end }} - {{ start }})) as decimal(18, 3))
 {%- endmacro %}
+
+{#- A value of the database's own array type as a JSON array. -#}
+{% macro nxcloud_array_to_json(value) %}
+  {{ return(adapter.dispatch('nxcloud_array_to_json', 'nxcloud')(value)) }}
+{% endmacro %}
+
+{% macro default__nxcloud_array_to_json(value) -%}
+  to_json({{ value }})
+{%- endmacro %}
+
+{% macro postgres__nxcloud_array_to_json(value) -%}
+  to_jsonb({{ value }})
+{%- endmacro %}

@@ -2,7 +2,8 @@
 -- how long, how many billed units and what they cost. Every day twice: as a UTC day
 -- (day_zone 'UTC') and as a day of the platform's zone (var platform_timezone, the tap's
 -- `timezone`). For SMS in the platform's zone, the SMS app's own daily statement
--- (stg_nxcloud__sms_daily_reports) beside our figures, when it is loaded.
+-- (stg_nxcloud__sms_daily_reports, the stream sms_daily_reports) beside our figures, on the days
+-- it covers.
 {%- set zone = var('platform_timezone') %}
 {%- set zones = ['UTC'] if zone == 'UTC' else ['UTC', zone] %}
 
