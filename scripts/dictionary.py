@@ -22,6 +22,10 @@ STREAMS: dict[str, dict] = {
                 "replication_key": spec.replication_key}
     for spec in SPECS
 }
+# The tap's own stream: the run's audit, one row per completed window (tap_nxcloud/audit.py).
+STREAMS["sync_audit"] = {"endpoint": "none: written by the tap",
+                         "key": ["account", "stream", "partition", "window_start", "run_id"],
+                         "replication_key": None}
 
 # The two columns the tap adds to every stream (not declared in the schema files).
 ADDED_COLUMNS = """\
@@ -65,7 +69,8 @@ def stream_section(name: str, schema: dict) -> str:
         "",
         f"- Endpoint: `{meta['endpoint']}`",
         f"- Primary key: {code_list(meta['key'])}",
-        f"- Replication key: `{meta['replication_key']}`",
+        f"- Replication key: `{meta['replication_key']}`" if meta["replication_key"]
+        else "- Replication key: none (the whole of it each run)",
         "",
         "| column | type | description |",
         "| --- | --- | --- |",

@@ -1,4 +1,5 @@
-"""Print what the demo loaded into DuckDB: per stream its rows, keys and time range; one SMS row.
+"""Print what the demo loaded into DuckDB: per stream its rows, keys and time range; one SMS row;
+hard values as they landed; the run's sync_audit per stream.
 
 target-duckdb 0.8.0 stores every date-time column as TIMESTAMP (no zone) holding the UTC instant
 of the tap's RFC 3339 value, so min/max are UTC as they stand. Column names are lower-cased.
@@ -17,6 +18,13 @@ STREAMS = {
     "voice_cdrs": ("request_voice_type, id", "start_time"),
     "sip_cdrs": ("id", "start_time"),
     "did_cdrs": ("id", "starttime"),
+    "email_cdrs": ("messageid", "sendtime"),
+    "sms_daily_reports": ("date", "date"),
+    "balances": ("fetched_at", "fetched_at"),
+    "cc_agents": ("username", "gmtmodified"),
+    "cc_agent_groups": ("groupno", None),
+    "ai_agent_tasks": ("taskid", "createts"),
+    "ai_agent_calls": ("callid", "createts"),
 }
 SMS_SAMPLE = "msgid, phone, date, senderid, body, dr_status, dr_time, billing_price"
 UTC = "'%Y-%m-%d %H:%M:%S'"
@@ -25,16 +33,17 @@ con = duckdb.connect(sys.argv[1], read_only=True)
 schema = f'"{Path(sys.argv[1]).stem}".nxcloud'  # qualified: "nxcloud" alone is ambiguous
 present = set()
 for table, (key, when) in STREAMS.items():
+    span = (f"strftime(min({when}), {UTC}), strftime(max({when}), {UTC})" if when
+            else "null, null")
     try:
         rows, distinct, first, last = con.execute(
-            f"select count(*), count(distinct ({key})), strftime(min({when}), {UTC}), "
-            f"strftime(max({when}), {UTC}) from {schema}.{table}").fetchone()
+            f"select count(*), count(distinct ({key})), {span} from {schema}.{table}").fetchone()
     except duckdb.CatalogException:
-        print(f"   {table:16} (no table: stream skipped)")
+        print(f"   {table:17} (no table: stream skipped)")
         continue
     present.add(table)
-    print(f"   {table:16} {rows:6d} rows, {distinct:6d} distinct ({key}), "
-          f"{when} from {first} to {last} UTC")
+    times = f", {when} from {first} to {last} UTC" if when else ""
+    print(f"   {table:17} {rows:6d} rows, {distinct:6d} distinct ({key}){times}")
 
 if "sms_cdrs" in present:
     cursor = con.execute(f"select {SMS_SAMPLE} from {schema}.sms_cdrs "
@@ -60,3 +69,23 @@ for table, key, column, where in shown:
     for ident, value in found:
         text = repr(value)
         print(f"     {table}.{column} of {ident}: {text[:90]}{'...' if len(text) > 90 else ''}")
+
+# The run's own audit (sync_audit): per stream, its windows and what NXCloud's counts said.
+AUDIT = f"""
+select stream, count(*), sum(rows), sum(api_count),
+       count(*) filter (where reconciled), count(*) filter (where not reconciled),
+       count(*) filter (where reconciled is null), sum(requests), sum(retries)
+from {schema}.sync_audit
+where run_id = (select run_id from {schema}.sync_audit order by run_started_at desc limit 1)
+group by stream order by stream"""
+try:
+    audit = con.execute(AUDIT).fetchall()
+except duckdb.CatalogException:
+    audit = []
+if audit:
+    print("   The last run's sync_audit (windows; rows emitted; NXCloud's count; windows "
+          "reconciled / not / without a count; requests, retries):")
+    for stream, windows, rows, count, ok, bad, none, requests, retries in audit:
+        stated = "-" if count is None else count
+        print(f"     {stream:17} {windows:4d} windows {rows:6d} rows  NXCloud {stated!s:>6}  "
+              f"{ok:3d} / {bad} / {none:3d}  {requests:4d} requests, {retries} retries")

@@ -16,13 +16,15 @@ class TransientError(Exception):
 
     `attempts` caps how often this kind of failure (named by `reason`) may occur for one request
     (a clock-skew rejection: twice), `hint` is what the final message tells the user to check,
-    `min_pause` the least wait before the retry (a rate refusal: the rate window).
+    `min_pause` the least wait before the retry (a rate refusal: the rate window), `rate` that
+    the API refused for the request rate (counted apart in the sync audit).
     """
 
     def __init__(self, reason: str, *, retry_after: float | None = None,
                  attempts: int | None = None, hint: str | None = None,
-                 min_pause: float = 0.0) -> None:
+                 min_pause: float = 0.0, rate: bool = False) -> None:
         super().__init__(reason)
+        self.rate = rate
         self.min_pause = min_pause
         self.reason = reason
         self.retry_after = retry_after

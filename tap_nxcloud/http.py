@@ -140,7 +140,7 @@ def json_body(answer: Answer, stream: str, urls: str = "api_url") -> Any:
     caller. Redirects are never followed: they would carry the credentials elsewhere."""
     status = answer.status
     if status == 429:
-        raise TransientError("HTTP 429 Too Many Requests",
+        raise TransientError("HTTP 429 Too Many Requests", rate=True,
                              retry_after=retry_after_seconds(answer.headers.get("Retry-After")))
     if status >= 500:
         raise TransientError(f"HTTP {status}",
@@ -398,11 +398,16 @@ class Client:
             raise ApiError(f"{self.stream}: {failure}")
         raise failure
 
-    def call(self, request: requests.Request, check: Callable[[Answer], Any]) -> Any:
+    def call(self, request: requests.Request, check: Callable[[Answer], Any],
+             tally: Any = None) -> Any:
+        """`tally` (an audit.Tally), if given, counts this call's attempts, retries and rate
+        refusals for the window it belongs to."""
         attempt = 0
         seen: dict[str, int] = {}
         while True:
             attempt += 1
+            if tally is not None:
+                tally.requests += 1
             solo = self.throttle.wait_turn(self.cancel)
             try:
                 result = check(self._send(request))
@@ -421,6 +426,8 @@ class Client:
                 self.throttle.done(solo, ok=True)
                 raise InterruptedError("cancelled")
             seen[failure.reason] = seen.get(failure.reason, 0) + 1
+            if tally is not None:
+                tally.rate_refusals += failure.rate
             last = attempt >= self.max_tries or seen[failure.reason] >= (failure.attempts or 1e9)
             pause = max(failure.min_pause,
                         min(failure.retry_after, self.backoff_max)
@@ -430,5 +437,7 @@ class Client:
                 hint = f"; {failure.hint}" if failure.hint else ""
                 raise ApiError(f"{self.stream}: giving up after {attempt} attempts: "
                                f"{failure.reason}{hint}") from None
+            if tally is not None:
+                tally.retries += 1
             log.warning("%s: %s; retry %d of %d in %.1f s", self.stream, failure.reason,
                         attempt, self.max_tries - 1, pause)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +20,7 @@ import msgspec
 import requests
 
 from .accounts import Account
+from .audit import Tally
 from .clock import (
     UTC,
     EpochClock,
@@ -30,10 +33,11 @@ from .clock import (
 )
 from .errors import ApiError, StateError, located
 from .http import Client, Throttle, cut
-from .paging import PagingError, keyset_pages, offset_pages
+from .paging import Count, PagingError, keyset_pages, offset_pages
 from .responses import Reader
 from .rows import ACCOUNT, EXTRA, Shaper
 from .spec import Bounds, Keyset, Offset, Single, StreamSpec
+from .streams import BY_NAME
 from .windows import DayPlanner, Window, WindowPlanner
 
 FUTURE_SLACK = dt.timedelta(minutes=10)  # clock differences between the machines that ran us
@@ -85,7 +89,7 @@ class Lane:
     key, {"taskId": ...}); `since`: where a child's range starts (its parent row's time)."""
 
     def __init__(self, stream, account: Account, partition: dict | None = None,
-                 since: dt.datetime | None = None) -> None:
+                 since: dt.datetime | None = None, client: Client | None = None) -> None:
         self.stream = stream
         self.account = account
         spec, settings = stream.spec, stream.settings
@@ -100,7 +104,7 @@ class Lane:
         self.context = ({**(account.context or {}), **self.partition}
                         if account.context is not None or self.partition else None)
         credentials = account.credentials(spec) or ("-", "-")  # --discover without credentials
-        self.client = Client(spec.name, account.url(spec), timeout=settings.timeout,
+        self.client = client or Client(spec.name, account.url(spec), timeout=settings.timeout,
                              max_tries=settings.max_retries + 1,
                              backoff_base=settings.backoff_base,
                              backoff_max=settings.backoff_max, cancel=stream.cancel,
@@ -121,6 +125,9 @@ class Lane:
         self._start: tuple[dt.datetime, str] | None = None
         self._primed: tuple[bytes, Any] | None = None  # the credential check's answer
         self.rows = self.windows = 0
+        self.tallies: dict[Window, Tally] = {}  # windows being read: what they cost, counts
+        self.held_at: int | None = None  # a mismatched window's start (fail_on_mismatch)
+        self._statement: Lane | None = None  # the day statement's reader (spec.statement)
 
     # --- requests ----------------------------------------------------------------------------
     def _build_request(self, account: Account, credentials: tuple[str, str]):
@@ -150,16 +157,19 @@ class Lane:
                                     headers={"Content-Type": "application/json"})
         return request
 
-    def fetch(self, params: dict, where: str = "") -> tuple[list[dict], int | None]:
+    def fetch(self, params: dict, where: str = "", tally: Tally | None = None,
+              ) -> tuple[list[dict], int | None]:
         primed = self._primed
         if primed is not None:
             self._primed = None
             if primed[0] == msgspec.json.encode(params):  # the check asked exactly this
                 with _primed_lock:
                     _primed[0] -= len(primed[1][0])
+                if tally is not None:
+                    tally.requests += 1  # sent as the credential check
                 return primed[1]
         try:
-            return self.client.call(self._request(params), self.reader)
+            return self.client.call(self._request(params), self.reader, tally)
         except ApiError as exc:
             raise located(exc, self.name, self.where_prefix + where) from None
 
@@ -202,23 +212,26 @@ class Lane:
         if rk in spec.added_columns:  # stamped from the window itself: it belongs there
             lo, hi = "", "\uffff"
         where = self.where(window)
+        tally = self._tally(window)
 
         def warn(message: str) -> None:
             self._warn(f"{where}: {message}")
         for variant, added in zip(spec.queries, self.added, strict=True):
             params = {**query, **variant.params}
+            count = None
             if isinstance(paging, Keyset):
                 def since(start: str, end: str, params=params) -> list[dict]:
-                    return self.fetch({**params, "start": start, "end": end}, where)[0]
+                    return self.fetch({**params, "start": start, "end": end}, where, tally)[0]
                 pages = keyset_pages(since, query["start"], query["end"], warn, paging.size,
                                      lambda row: when(row.get(rk)), keys[0])
             elif isinstance(paging, Single):
-                pages = iter([self.fetch(params, where)[0]])
+                pages = iter([self.fetch(params, where, tally)[0]])
             else:
                 def fetch(page: int, params=params) -> tuple[list[dict], int | None]:
                     return self.fetch({**params, paging.page_param: page,
-                                       paging.size_param: paging.size}, where)
-                pages = offset_pages(fetch, paging.size, self.reader.identity, warn)
+                                       paging.size_param: paging.size}, where, tally)
+                count = Count()
+                pages = offset_pages(fetch, paging.size, self.reader.identity, warn, count)
             try:
                 for rows in pages:
                     kept = []
@@ -238,6 +251,59 @@ class Lane:
                         yield kept
             except PagingError as exc:
                 raise ApiError(f"{self.name}: {self.where_prefix}{where}: {exc}") from None
+            if count is not None:
+                self._reconcile(tally, count, where, variant.columns)
+        if spec.statement is not None:
+            self._check_statement(window, tally, where)
+        tally.seconds = time.monotonic() - tally.started
+
+    # --- reconciliation ----------------------------------------------------------------------
+    def _tally(self, window: Window) -> Tally:
+        tally = Tally()
+        with self._lock:
+            self.tallies[window] = tally
+        return tally
+
+    def _mismatch(self, tally: Tally, where: str, message: str) -> None:
+        tally.mismatches.append(message)
+        self._warn(f"{where}: {message}")
+
+    def _reconcile(self, tally: Tally, count: Count, where: str, columns: dict) -> None:
+        """The query's distinct rows (before the window's edges) against the API's own total.
+        Repairs of shifted pages never count: only a query whose pages held still."""
+        tally.counts.append((None if count.shifted else count.api_total, count.rows))
+        if count.differs:
+            variant = "".join(f" ({k} {v})" for k, v in columns.items())
+            self._mismatch(tally, where, f"NXCloud counts {count.api_total} rows for this "
+                           f"query{variant}; it returned {count.rows}")
+
+    def _check_statement(self, window: Window, tally: Tally, where: str) -> None:
+        """A day over before the run's end: its records (the day's distinct rows as the API
+        returned them) against the app's own statement of that day."""
+        day_end = window.start - window.start % 86400 + 86400
+        if day_end > self.clock.from_instant(self.settings.end) or tally.api_rows is None:
+            return  # the day is not over: both counts still move
+        name, field = self.spec.statement
+        if self._statement is None:
+            reader = types.SimpleNamespace(spec=BY_NAME[name], settings=self.settings,
+                                           clock=self.clock, cancel=self.stream.cancel,
+                                           shape=None, logger=self.stream.logger)
+            self._statement = Lane(reader, self.account, client=self.client)
+        rows, _ = self._statement.fetch(self._statement.first_params(window),
+                                        f"{where}: its statement ({name})", tally)
+        value = rows[0].get(field) if len(rows) == 1 else None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            self._warn(f"{where}: the statement ({name}) has no count of messages to compare "
+                       f"with ({field} is {cut(repr(value), 40)}); not reconciled")
+            return
+        tally.statement_count = value
+        tolerance = self.settings.value("reconcile_tolerance")
+        if abs(value - tally.api_rows) > tolerance:
+            self._mismatch(tally, where, f"NXCloud's statement ({name} {field}) counts {value} "
+                           f"messages for this day; its records number {tally.api_rows} "
+                           f"(reconcile_tolerance {tolerance})")
 
     def _unreadable_time(self, row: dict, columns: dict) -> dict | None:
         """A row whose replication key cannot be read as a time: the query for this window
@@ -260,21 +326,26 @@ class Lane:
     def _whole(self) -> Iterator[list[dict]]:
         """A stream without windows: the whole table page by page, or the snapshot's one row."""
         paging, shape, where = self.spec.paging, self.shape, "the whole table"
+        tally = self._tally(Window(0, 1))
         if isinstance(paging, Single):
             fetched_at = dt.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            rows = self.fetch(self._query(Window(0, 1)), where)[0]
+            rows = self.fetch(self._query(Window(0, 1)), where, tally)[0]
+            tally.seconds = time.monotonic() - tally.started
             yield [shape({**row, "fetched_at": fetched_at}, self.added[0]) for row in rows]
             return
 
         def fetch(page: int) -> tuple[list[dict], int | None]:
             return self.fetch({**self._query(Window(0, 1)), paging.page_param: page,
-                               paging.size_param: paging.size}, where)
+                               paging.size_param: paging.size}, where, tally)
+        count = Count()
         try:
             for rows in offset_pages(fetch, paging.size, self.reader.identity,
-                                     lambda m: self._warn(f"{where}: {m}")):
+                                     lambda m: self._warn(f"{where}: {m}"), count):
                 yield [shape(row, self.added[0]) for row in rows]
         except PagingError as exc:
             raise ApiError(f"{self.name}: {self.where_prefix}{where}: {exc}") from None
+        self._reconcile(tally, count, where, {})
+        tally.seconds = time.monotonic() - tally.started
 
     def _hold(self, t) -> None:
         """An open row (a task still calling): the bookmark may not pass its time."""
@@ -377,6 +448,8 @@ class Lane:
             return
         if self.open_floor is not None:  # an open row's time holds the bookmark back
             tick = min(tick, self.open_floor)
+        if self.held_at is not None:  # so does a window that did not reconcile
+            tick = min(tick, self.held_at)
         state = self._partition()
         state["replication_key"] = self.spec.replication_key
         state["replication_key_value"] = self.clock.bookmark(tick)
@@ -384,6 +457,11 @@ class Lane:
             level = self.stream.get_context_state(None)
             level.pop("replication_key_value", None)
             level.pop("replication_key", None)
+
+    def hold(self, tick: int) -> None:
+        """A window from `tick` did not reconcile (fail_on_mismatch): the bookmark stays
+        before it, whatever later windows complete, so the next run reads it again."""
+        self.held_at = tick if self.held_at is None else min(self.held_at, tick)
 
     def retention_edge(self) -> dt.datetime | None:
         """The oldest instant NXCloud still answers for (None: not stated), with a margin for the

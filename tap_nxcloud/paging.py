@@ -27,7 +27,13 @@ class Count:
     """What one query's paging saw, for the comparison with the API's own count."""
 
     api_total: int | None = None  # the query's total as the API last stated it
-    rows: int = 0  # distinct rows the API returned for the query, before the window's edges
+    rows: int = 0  # distinct rows its last read returned, before the window's edges
+    shifted: bool = False  # its pages moved while read, on every read: no comparison holds
+
+    @property
+    def differs(self) -> bool:
+        """The API's own count and the rows it returned disagree, with nothing moving."""
+        return not self.shifted and self.api_total is not None and self.rows != self.api_total
 
 
 def keyset_pages(fetch: Callable[[str, str], list[dict]], start: str, end: str,
@@ -97,8 +103,9 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
     page already read (never seen). A pass that saw a row twice, a total that fell, or fewer
     rows than the final total is therefore not trusted: the query is read again, emitting only
     rows not yet emitted, until a pass is clean (at most MAX_PASSES). If it never is, the rows
-    read are all the API gives for the query, so one WARNING names the API's count and ours
-    (rows that arrive all the while are read by the next run's lookback).
+    read are all the API gives for the query: `count` holds the API's count and ours for the
+    caller's reconciliation (a repair of shifted pages is never a difference; rows that keep
+    arriving all the while are read by the next run's lookback).
 
     A page of rows already seen ends the pass: its end, if short; if full, the API ignores
     `page` (or loops): PagingError. So do MAX_PAGES pages that never end.
@@ -119,7 +126,9 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
                     raise PagingError(f"page {page} repeated rows already read: the API "
                                       "ignores the page number, or its pages loop")
                 break  # a short page of rows already read: the end, as far as paging goes
-            shifted |= len(new_here) < len(keys)
+            # a row of an earlier page again: the pages moved (a key twice in one page is the
+            # API's own duplicate, not a shift)
+            shifted |= len(new_here) < len(set(keys))
             fresh = []
             for row, k in zip(rows, keys, strict=True):
                 if k not in emitted:  # also a key twice in one page: once
@@ -139,12 +148,11 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
             if page >= MAX_PAGES:
                 raise PagingError(f"{MAX_PAGES} pages of new rows and still no end")
             page += 1
-        count.api_total, count.rows = last_total, len(emitted)
+        # the last read's own rows: one clean read is what the API holds now (a row deleted
+        # after an earlier read was emitted then, but is no longer the API's to count)
+        count.api_total, count.rows, count.shifted = last_total, len(this_pass), shifted
         if not shifted and (last_total is None or len(this_pass) >= last_total):
             return
-    if not shifted and last_total is not None and len(emitted) < last_total:
-        warn(f"the API counts {last_total} rows for this query but returned {len(emitted)} "
-             f"over {MAX_PASSES} reads; every row it returned was emitted")
-    else:
+    if shifted:
         warn(f"rows kept shifting between pages over {MAX_PASSES} reads of the same query; "
              "rows that arrived meanwhile are read by the next run (lookback)")

@@ -127,7 +127,7 @@ class Reader:
         # a rate refusal whatever code comes with it: the SIP family says "appkey access rate
         # limit" under "1", its success code elsewhere
         if code in env.too_frequent or any(t in text for t in env.too_frequent_texts):
-            raise TransientError(f"code {code} ({shown})", min_pause=RATE_WINDOW)
+            raise TransientError(f"code {code} ({shown})", min_pause=RATE_WINDOW, rate=True)
         if code in self.success:
             if not env.rows:  # the answer itself is the one row (a balance)
                 return [{k: v for k, v in payload.items()

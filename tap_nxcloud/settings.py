@@ -148,6 +148,14 @@ SCHEMA = th.PropertiesList(
                 description="Largest answer the tap reads, in MB after decompression (NXCloud's "
                             "largest pages are about 1 MB); a bigger one is cut off while it is "
                             "read and stops the stream with one line."),
+    th.Property("reconcile_tolerance", th.IntegerType, default=0,
+                description="Messages an SMS day's records may differ from the SMS app's own "
+                            "statement (submit_size) before a WARNING says so."),
+    th.Property("fail_on_mismatch", th.BooleanType, default=False,
+                description="When a window's rows differ from NXCloud's own count: hold that "
+                            "window's bookmark (the next run reads it again) and end the run "
+                            "with exit 1 once every other window is read. Default: a WARNING "
+                            "and a `sync_audit` row only."),
 ).to_dict()
 
 SECRETS = tuple(dict.fromkeys(spec.secret_setting for spec in STREAMS))
@@ -156,6 +164,7 @@ _POSITIVE = ("progress_log_seconds", "window_minutes", "max_window_minutes",
              "window_target_rows", "max_workers", "request_timeout", "backoff_max_seconds",
              "max_response_mb", "max_parallel_accounts")
 _NON_NEGATIVE = ("safety_lag_seconds", "max_retries", "backoff_base_seconds",
+                 "reconcile_tolerance",
                  *(spec.lookback_setting for spec in STREAMS if spec.lookback_setting))
 _URLS = ("api_url", *dict.fromkeys(spec.api_url_setting for spec in STREAMS))
 

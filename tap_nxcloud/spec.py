@@ -178,6 +178,9 @@ class StreamSpec:
     options: tuple[Option, ...] = ()
     nxlink: bool = False  # an NXLink product: `nxlink_region` picks its regional gateway
     url_setting: str | None = None  # its own base-URL setting (default: <product>_api_url)
+    # (stream, field): a day-window stream whose one row a day counts this stream's rows of that
+    # day, asked after each completed day to reconcile (SMS: sms_daily_reports' submit_size)
+    statement: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         for problem in self._problems():

@@ -169,6 +169,22 @@ class WindowedStream(DirectRecords, Stream):
             partitions = self.stream_state.get("partitions", [])
             partitions[:] = [p for p in partitions if p.get("context") != lane.context]
 
+    def _audit(self, lane: Lane, window, rows: int) -> None:
+        """The window's sync_audit row; a mismatch holds its bookmark when fail_on_mismatch."""
+        tally = lane.tallies.pop(window, None)
+        if tally is None:
+            return
+        audit, windowed = tap_of(self).audit, self.spec.windowed
+        if tally.mismatches:
+            where = lane.where(window) if windowed else "the whole table"
+            audit.mismatched.append(f"{self.name}: {lane.where_prefix}{where}")
+            if self.settings.value("fail_on_mismatch"):
+                lane.hold(window.start)
+        bookmark = self.clock.bookmark
+        audit.window(stream=self.name, account=lane.account.name, partition=lane.partition,
+                     start=bookmark(window.start) if windowed else None,
+                     end=bookmark(window.end) if windowed else None, rows=rows, tally=tally)
+
     def get_records(self, context) -> Iterable[dict]:
         if self.spec.child and not self.lanes:
             self.lanes = self._child_lanes()
@@ -215,6 +231,8 @@ class WindowedStream(DirectRecords, Stream):
                         yield from page
                 elif kind == WINDOW:
                     lane, window = event[1], event[2]
+                    if not self.quiet:
+                        self._audit(lane, window, event[3])
                     # a parent read quietly moves its bookmark too: its children's partitions
                     # are in the state by now, and a deselected parent is not read again in full
                     lane.commit(window.end)
@@ -222,7 +240,7 @@ class WindowedStream(DirectRecords, Stream):
                     reached = self.clock.label(window.end) if self.spec.windowed else "the end"
                 elif kind == DONE:
                     event[1].client.close()  # its sessions and keep-alive connections
-                    if self.spec.child and not self.quiet:
+                    if self.spec.child and not self.quiet and event[1].held_at is None:
                         self._finished(event[1])
                 elif kind == ROUND and not self.quiet:
                     write_state(self)  # one STATE covers every window the round completed

@@ -17,6 +17,8 @@ from singer_sdk.tap_base import CliTestOptionValue
 
 from . import redact
 from .accounts import raw_secrets
+from .audit import NAME as AUDIT
+from .audit import Audit, AuditStream
 from .clock import SettingError, parse_bookmark
 from .errors import ApiError, Interrupted, Reported, StateError, TapError
 from .http import cut
@@ -48,6 +50,7 @@ class TapNXCloud(Tap):
         self.active_streams: set[WindowedStream] = set()
         # parent streams' rows read this run, per (account, key): what their children read
         self.parent_rows: dict[str, dict] = {}
+        self.audit = Audit()  # every completed window's counts, for sync_audit
         super().__init__(*args, **kwargs)
 
     @classmethod
@@ -77,7 +80,7 @@ class TapNXCloud(Tap):
                 raise StateError(f"{name}: the state's partitions are not a list of objects "
                                  "with a context; fix them or remove this stream's entry to "
                                  "read from start_date")
-        unknown = sorted(set(bookmarks) - set(BY_NAME))
+        unknown = sorted(set(bookmarks) - set(BY_NAME) - {AUDIT})
         if unknown:
             self.logger.info("Ignoring the state of streams this tap does not have: %s",
                              ", ".join(unknown))
@@ -85,7 +88,7 @@ class TapNXCloud(Tap):
                                                    for k, v in bookmarks.items()
                                                    if k in BY_NAME}})
         if getattr(self, "_syncing", False):
-            for stream in self.streams.values():
+            for stream in self.api_streams:
                 for lane in stream.lanes:
                     lane.bookmark()  # raises StateError naming the stream and account
 
@@ -105,7 +108,7 @@ class TapNXCloud(Tap):
             return [str(exc)]
         return []
 
-    def discover_streams(self) -> list[WindowedStream]:
+    def discover_streams(self) -> list[WindowedStream | AuditStream]:
         streams = []
         for spec in STREAMS:
             accounts = [a for a in self.settings.accounts if a.credentials(spec)]
@@ -119,9 +122,13 @@ class TapNXCloud(Tap):
                 continue
             streams.append(WindowedStream(self, spec, self.settings,
                                           accounts if self._syncing else None))
-        return streams
+        return [*streams, AuditStream(self, self.audit)]  # last: its rows are the others'
 
-    def load_streams(self) -> list[WindowedStream]:
+    @property
+    def api_streams(self) -> list[WindowedStream]:
+        return [s for s in self.streams.values() if isinstance(s, WindowedStream)]
+
+    def load_streams(self) -> list[WindowedStream | AuditStream]:
         """The registry's order, not the SDK's by name: a parent stream syncs before its child
         (ai_agent_tasks before ai_agent_calls), which reads the rows the parent found."""
         return self.discover_streams()
@@ -132,9 +139,15 @@ class TapNXCloud(Tap):
         is left out and every other one read, and the run ends with one line per failure."""
         refused = self.preflight()
         super().sync_all()
-        failures = [error for stream in self.streams.values() for _, error in stream.failures
+        failures = [error for stream in self.api_streams for _, error in stream.failures
                     if id(error) not in refused]
         lines = [*together(refused.values()), *map(str, failures)]
+        mismatched = self.audit.mismatched
+        if mismatched and self.settings.value("fail_on_mismatch"):
+            more = f" (and {len(mismatched) - 1} more)" if len(mismatched) > 1 else ""
+            lines.append(f"{mismatched[0]}{more}: did not match NXCloud's own count "
+                         "(fail_on_mismatch); the bookmark stays before it, so the next run "
+                         "reads it again")
         if lines:
             raise Reported(lines)
 
@@ -145,7 +158,7 @@ class TapNXCloud(Tap):
         streams (voice, SIP) of many accounts are checked by their own first request instead:
         checking 200 accounts at one SIP request per 2 s would hold every record back."""
         named = self.settings.named
-        lanes = [lane for s in self.streams.values() if s.selected for lane in s.lanes
+        lanes = [lane for s in self.api_streams if s.selected for lane in s.lanes
                  if not (named and s.spec.min_interval)]
         if not lanes:
             return {}
@@ -198,7 +211,7 @@ class TapNXCloud(Tap):
         tap = cls(config=config.config if config else None,
                   parse_env_config=config.parse_env if config else False, validate_config=True)
         failed = 0
-        for stream in tap.streams.values():
+        for stream in tap.api_streams:
             refused = dict(stream.probe())
             for lane in stream.lanes:
                 if lane in refused:

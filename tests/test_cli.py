@@ -53,6 +53,9 @@ def test_discover_lists_every_stream_whatever_the_credentials(double, tmp_path):
         streams = {s["tap_stream_id"]: s for s in catalog["streams"]}
         found = {name: (s["key_properties"], s.get("replication_key"))
                  for name, s in streams.items()}
+        audit = found.pop("sync_audit")  # the tap's own, last
+        assert audit == (["account", "stream", "partition", "window_start", "run_id"], None)
+        assert list(streams)[-1] == "sync_audit"
         assert found == {spec.name: (list(spec.primary_keys), spec.replication_key)
                          for spec in STREAMS}  # every registered stream, in its order
         assert list(found) == [spec.name for spec in STREAMS]

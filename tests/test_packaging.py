@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tomllib
+
 from tap_nxcloud.streams import STREAMS
 
 from .conftest import config_for
@@ -21,7 +23,7 @@ def test_plain_pip_install_ships_schemas_and_syncs(loaded, tmp_path):
                     "--disable-pip-version-check", "--target", str(target), str(ROOT)],
                    check=True, capture_output=True)
     shipped = sorted(p.name for p in (target / "tap_nxcloud" / "schemas").glob("*.json"))
-    assert shipped == sorted(f"{s.name}.json" for s in STREAMS)
+    assert shipped == sorted(f"{name}.json" for name in (*(s.name for s in STREAMS), "sync_audit"))
     config = tmp_path / "config.json"
     config.write_text(json.dumps(config_for(loaded)))
     # run from an empty folder with the installed copy first on the path, not the checkout
@@ -35,4 +37,7 @@ def test_plain_pip_install_ships_schemas_and_syncs(loaded, tmp_path):
                          text=True, check=False)
     assert run.returncode == 0, run.stderr[-3000:]
     records = [m for m in map(json.loads, run.stdout.splitlines()) if m["type"] == "RECORD"]
-    assert len(records) == 3000
+    assert len([m for m in records if m["stream"] != "sync_audit"]) == 3000
+    # the audit says which version ran: the installed one's, from its metadata
+    assert {m["record"]["tap_version"] for m in records if m["stream"] == "sync_audit"} == {
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]}

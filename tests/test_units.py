@@ -22,7 +22,7 @@ from tap_nxcloud.clock import (
     parse_instant,
 )
 from tap_nxcloud.errors import ApiError
-from tap_nxcloud.paging import PagingError, keyset_pages, offset_pages
+from tap_nxcloud.paging import Count, PagingError, keyset_pages, offset_pages
 from tap_nxcloud.rows import Shaper
 from tap_nxcloud.scheduler import FAILED, ROUND, ROWS, WINDOW, LaneWork, iter_lanes
 from tap_nxcloud.windows import DayPlanner, Window, WindowPlanner
@@ -162,10 +162,26 @@ def test_offset_paging_emits_a_row_the_api_sends_twice_in_one_page_once():
     rows = [{"id": i} for i in range(150)]
     rows[120] = {"id": 119}  # the API's own duplicate: a total of 150, 149 distinct rows
     fetch, calls = _offset_api(rows, 100)
-    warnings = []
-    got = [r["id"] for p in offset_pages(fetch, 100, _ident, warnings.append) for r in p]
+    warnings, count = [], Count()
+    got = [r["id"] for p in offset_pages(fetch, 100, _ident, warnings.append, count) for r in p]
     assert sorted(got) == [i for i in range(150) if i != 120]
-    assert len(warnings) == 1 and calls == [1, 2] * 3  # never clean: read three times, said so
+    assert calls == [1, 2] * 3  # never clean: read three times
+    # nothing moved: the difference is the API's, for the caller's reconciliation to report
+    assert not warnings and count.differs and (count.api_total, count.rows) == (150, 149)
+
+
+def test_offset_paging_repairs_are_never_a_difference():
+    rows = [{"id": i} for i in range(150)]
+    fetch, calls = _offset_api(rows, 100)
+    count = Count()
+
+    def once_shifted(page):  # a row arrives while the first read is between its pages
+        if len(calls) == 1:
+            rows.insert(0, {"id": "new"})
+        return fetch(page)
+    got = [r["id"] for p in offset_pages(once_shifted, 100, _ident, pytest.fail, count) for r in p]
+    assert sorted(map(str, got)) == sorted(map(str, [*range(150), "new"]))
+    assert not count.differs and (count.api_total, count.rows) == (151, 151)
 
 
 def test_offset_paging_refuses_a_server_that_ignores_page():

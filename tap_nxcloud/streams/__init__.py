@@ -27,6 +27,12 @@ def _check(streams: tuple[StreamSpec, ...]) -> None:
         if spec.child and spec.child.parent not in seen:
             raise SpecError(f"stream spec {spec.name}: child.parent {spec.child.parent!r} must "
                             "be registered before it")
+        other = spec.statement and next((s for s in streams if s.name == spec.statement[0]),
+                                        None)
+        if spec.statement and (other is None or other.window != "day" or spec.window != "day"
+                               or other.credentials != spec.credentials):
+            raise SpecError(f"stream spec {spec.name}: statement {spec.statement[0]!r} must be "
+                            "a registered day-window stream with the same credentials")
         seen.add(spec.name)
 
 

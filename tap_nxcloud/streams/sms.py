@@ -21,4 +21,6 @@ SPEC = StreamSpec(
     # delivery reports (dr, dr_status, dr_time) arrive minutes to days after the send
     lookback_setting="sms_lookback_minutes", lookback_minutes=72 * 60,
     retention_days=31,
+    # the app's own count of each day's messages: every completed day is checked against it
+    statement=("sms_daily_reports", "submit_size"),
 )

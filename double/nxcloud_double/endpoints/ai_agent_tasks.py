@@ -145,14 +145,16 @@ class AiList(Endpoint):
         number, size = p["pageNumber"], p["pageSize"]
         table = self.of(double)
         with table.lock:
-            left, right = table.span(*self.window(p))
+            lo, hi = self.window(p)
+            left, right = table.span(lo, hi)
             order = ordered(double, table, (self.stream, *sorted(wanted.items())), left, right,
                             sort=lambda i: table.keys[i][-1],
                             match=(lambda row: all(row.get(f) == v for f, v in wanted.items()))
                             if wanted else None)
             skip = (number - 1) * size
             blobs = [table.blobs[i] for i in order[skip:skip + size]]
-        return self.page(double.cache.get(WRAP, False), number, size, len(order), blobs)
+        counted = len(order) + self.phantoms(double, lo, hi)
+        return self.page(double.cache.get(WRAP, False), number, size, counted, blobs)
 
     def problem(self, p: dict) -> str | None:
         """Why the body is refused (code 1002), or None."""

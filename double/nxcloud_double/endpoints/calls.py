@@ -60,7 +60,7 @@ class CallRecords(FormEndpoint):
                             match=match)
             skip = (page - 1) * size
             blobs = [table.blobs[i] for i in order[skip:skip + size]]
-        return self.page(len(order), page, size, blobs)
+        return self.page(len(order) + self.phantoms(double, lo, hi), page, size, blobs)
 
     # --- what each endpoint says -----------------------------------------------------------
     def filters(self, f: dict[str, str]) -> dict | None:

@@ -79,6 +79,12 @@ class Endpoint:
         # wall-clock keys compare as text once their `T` (email's form) is a space
         return [r for r in rows if lo <= _key(r[spec.replication_key]) < hi]
 
+    def phantoms(self, double: ApiDouble, lo, hi) -> int:
+        """Rows the API counts in its totals for [lo, hi] (the table's key times) but never
+        returns: a vendor's miscount, for reconciliation tests. `double.cache["phantoms"]` =
+        {stream: [time, ...]}; each time counts in every query whose range covers it."""
+        return sum(lo <= t <= hi for t in double.cache.get(PHANTOMS, {}).get(self.stream, ()))
+
     def params(self, req: Request) -> dict:
         """What the request log keeps of a request: its parameters, never a secret."""
         return {}
@@ -109,6 +115,9 @@ class Endpoint:
 
     def code(self, code: str) -> Reply:
         raise NotImplementedError
+
+
+PHANTOMS = "phantoms"  # double.cache key: {stream: [row time, ...]} counted, never returned
 
 
 def _key(value):

@@ -105,7 +105,8 @@ class Did(Endpoint):
                             match=match)
             skip = (page_no - 1) * size
             blobs = [table.blobs[i] for i in order[skip:skip + size]]
-        return page(len(order), page_no, size, blobs)
+        counted = len(order) + self.phantoms(double, f"{day} 00:00:00", f"{day} 23:59:59")
+        return page(counted, page_no, size, blobs)
 
     def busy(self, double) -> Reply:
         return failure(-1, "Request failed")

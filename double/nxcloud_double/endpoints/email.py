@@ -117,7 +117,7 @@ class Email(Endpoint):
                             if message is None or table.keys[i][1] == message]
             skip = (current - 1) * size
             blobs = [table.blobs[i] for i in newest_first[skip:skip + size]]
-        total = len(newest_first)
+        total = len(newest_first) + self.phantoms(double, lo or "", hi or "\uffff")
         meta = {"total": total, "size": size, "current": current, "orders": [],
                 "appKey": p["appKey"], "secretKey": p["secretKey"],  # echoed, as the vendor does
                 "messageId": message, "startTime": bounds[0], "endTime": bounds[1],

@@ -112,7 +112,8 @@ class Sms(FormEndpoint):
             else:
                 top = right - skip
                 blobs = table.blobs[max(left, top - size):top][::-1] if top > left else []
-        return self.page(right - left, page, size, blobs)
+        counted = right - left + self.phantoms(double, f"{day} 00:00:00", f"{day} 23:59:59")
+        return self.page(counted, page, size, blobs)
 
 
 def _day(text: str) -> dt.date | None:
