@@ -416,7 +416,7 @@ def test_three_account_partitions_at_once_each_with_its_own_state(meltano_env, p
     for name, state_id in state_ids.items():
         states[name] = json.loads(_run(meltano_env, MELTANO, "state", "get", state_id).stdout)
         bookmarks = states[name]["singer_state"]["bookmarks"]
-        assert set(bookmarks) == set(STREAMS), state_id
+        assert set(bookmarks) - {"sync_audit"} == set(STREAMS), state_id
         for stream in STREAMS:
             assert set(bookmarks[stream]) == {"partitions"}, (state_id, stream)
             [partition] = bookmarks[stream]["partitions"]

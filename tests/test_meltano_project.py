@@ -120,4 +120,8 @@ def test_readme_plugin_block_in_a_fresh_meltano_project(tmp_path, double):
         assert len({r[key] for r in rows[stream]}) == ROWS, stream
     assert not any("agentNickName" in r for r in rows["cc_cdrs"])  # the stream map applied
     assert all("agentName" in r for r in rows["cc_cdrs"])
-    assert sorted(p.name for p in output.iterdir()) == ["cc_cdrs.jsonl", "flash_call_cdrs.jsonl"]
+    assert sorted(p.name for p in output.iterdir()) == [
+        "cc_cdrs.jsonl", "flash_call_cdrs.jsonl", "sync_audit.jsonl"]  # and the run's audit
+    audit = [json.loads(line) for line in (output / "sync_audit.jsonl").read_text().splitlines()]
+    assert {s: sum(r["rows"] for r in audit if r["stream"] == s) for s in rows} == dict.fromkeys(
+        rows, ROWS)
