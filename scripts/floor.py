@@ -1,12 +1,17 @@
 """The CPU floor for the benchmark: plain requests + json, one session, no SDK, no windows, no
 threads.
 
-Reads every row of the six streams the way each API demands, over the data's whole range:
+Reads every row of the streams the way each API demands, over the data's whole range:
 flash calls by keyset on `gmtCreate` (100 rows a call, the repeated second de-duplicated by id);
 contact center page/size with signed headers until a short page, over one range; SMS and DID one
 day a request, paging until the page totals say the day is done; voice (voiceType 0 and 1) and
 SIP in ranges of at most 24 h, paced at the vendor's one request a second (voice) or every two
-seconds (SIP). Pacing waits cost no CPU.
+seconds (SIP); email (JSON body with the keys) page/size over one range until the total; the SMS
+daily statement one request a day (its row stamped with the day, as the tap does); the balance
+one request; contact-center agents and agent groups (signed, tenantId) page/size over the whole
+table until the total; AI-agent tasks (signed, bizType 100, action nxai) page/size over one range,
+then each task's calls from its creation to the range's end (the tasks as read for
+ai_agent_tasks, or read here first if that stream is not in the run). Pacing waits cost no CPU.
 
 Every row goes through the tap's own `rows.Shaper`, built by `lane.make_shaper` from the same
 schema as in the tap, so per-row conversion costs the same here and in the tap and the
@@ -21,6 +26,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import requests
@@ -83,12 +89,31 @@ class Pacer:
         self.last = time.monotonic()
 
 
-def form(name: str, path: str, success: str, fields: dict) -> dict:
-    """POST a form (SMS, voice, SIP); the `info` of a success, else stop with the answer."""
-    reply = session.post(f"{url}{path}", data=fields).json()
-    if reply["code"] != success:
-        sys.exit(f"{name}: {reply}")
-    return reply["info"]
+def form(name: str, path: str, success: str, fields: dict, pacer: Pacer | None = None) -> dict:
+    """POST a form (SMS, voice, SIP, statement, balance); the answer of a success, else stop.
+    Paced: sent after the pacer's wait, and again (after another) when refused as too frequent
+    (SMS "5", voice and SIP a text): the API counts arrivals, which a loaded machine can bunch."""
+    while True:
+        if pacer is not None:
+            pacer.wait()
+        reply = session.post(f"{url}{path}", data=fields).json()
+        if reply["code"] == success:
+            return reply
+        if pacer is None or not (reply["code"] == "5" or "frequent" in str(reply.get("info"))):
+            sys.exit(f"{name}: {reply}")
+
+
+def post_json(path: str, fields: dict, auth=None) -> dict:
+    """POST a compact JSON body (signed by `auth`, if given); the decoded answer."""
+    body = json.dumps(fields, separators=(",", ":")).encode()
+    return session.post(f"{url}{path}", data=body, auth=auth,
+                        headers={"Content-Type": "application/json"}).json()
+
+
+def epochs(stream: str) -> tuple[int, int]:
+    """[first, last] second of the stream's data, epoch seconds (both bounds inclusive)."""
+    first, last = (dt.datetime.fromisoformat(t) for t in config["floor_ranges"][stream])
+    return int(first.timestamp()), int(last.timestamp()) - 1
 
 
 def flash() -> None:
@@ -115,14 +140,12 @@ def cc() -> None:
     name = "cc_cdrs"
     shape, size = shaper(name), BY_NAME[name].paging.size
     auth = SignedAuth(config["cc_access_key"], config["cc_access_secret"])
-    first, last = (dt.datetime.fromisoformat(t) for t in config["floor_ranges"][name])
-    lo, hi = int(first.timestamp()), int(last.timestamp()) - 1
+    lo, hi = epochs(name)
     page = 1
     while True:
-        body = json.dumps({"startTime": lo, "endTime": hi, "size": size, "page": page},
-                          separators=(",", ":")).encode()
-        rows = session.post(f"{url}/saas/cc/openapi/cdr/page", data=body, auth=auth,
-                            headers={"Content-Type": "application/json"}).json()["data"]
+        rows = post_json("/saas/cc/openapi/cdr/page",
+                         {"startTime": lo, "endTime": hi, "size": size, "page": page},
+                         auth)["data"]
         emit(name, rows, shape)
         if len(rows) < size:
             return
@@ -137,9 +160,9 @@ def sms() -> None:
     for day in days(name):
         page = 1
         while True:
-            pacer.wait()
             info = form(name, "/api/sms/getSmsCdr", "0", {
-                **keys, "date": day.strftime("%Y%m%d"), "page_size": size, "page": page})
+                **keys, "date": day.strftime("%Y%m%d"), "page_size": size, "page": page},
+                pacer)["info"]
             emit(name, info["rows"], shape)
             if not info["rows"] or page * size >= info["total"]:
                 break
@@ -153,10 +176,9 @@ def did() -> None:
     for day in days(name):
         page = 1
         while True:
-            body = json.dumps({"date": day.isoformat(), "page": page, "pageSize": size},
-                              separators=(",", ":")).encode()
-            data = session.post(f"{url}/api/did/cdr", data=body, auth=auth,
-                                headers={"Content-Type": "application/json"}).json()["data"]
+            data = post_json("/api/did/cdr",
+                             {"date": day.isoformat(), "page": page, "pageSize": size},
+                             auth)["data"]
             emit(name, data["list"], shape)
             if not data["list"] or page * size >= data["totalRow"]:
                 break
@@ -175,10 +197,10 @@ def calls(name: str, path: str, product: str) -> None:
             end = min(start + dt.timedelta(seconds=86399), last)
             page = 1
             while True:
-                pacer.wait()
                 info = form(name, path, "1", {
                     **keys, **variant.params, "start_time": start.strftime(WALL),
-                    "end_time": end.strftime(WALL), "page_size": size, "page": page})
+                    "end_time": end.strftime(WALL), "page_size": size, "page": page},
+                    pacer)["info"]
                 emit(name, info["rows"], shape, variant.columns)
                 if not info["rows"] or page * size >= info["total"]:
                     break
@@ -186,10 +208,115 @@ def calls(name: str, path: str, product: str) -> None:
             start = end + dt.timedelta(seconds=1)
 
 
+def email() -> None:
+    """Email: the keys in the JSON body, pages of 100 (newest first) until the total."""
+    name = "email_cdrs"
+    shape, size = shaper(name), BY_NAME[name].paging.size
+    keys = {"appKey": config["email_app_key"], "secretKey": config["email_app_secret"]}
+    first, last = span(name)
+    page = 1
+    while True:
+        reply = post_json("/api/email/dr", {
+            **keys, "startTime": first.strftime(WALL), "endTime": last.strftime(WALL),
+            "current": page, "size": size})
+        if reply["code"] not in (0, 200):
+            sys.exit(f"{name}: {reply}")
+        rows, total = reply["result"]["records"], reply["result"]["total"]
+        emit(name, rows, shape)
+        if not rows or page * size >= total:
+            return
+        page += 1
+
+
+def sms_reports() -> None:
+    """The SMS daily statement: one request a day, its one row stamped with the day."""
+    name = "sms_daily_reports"
+    shape = shaper(name)
+    keys = {"appkey": config["sms_app_key"], "secretkey": config["sms_app_secret"]}
+    for day in days(name):
+        rows = form(name, "/api/sms/getSmsReport", "0", {
+            **keys, "start_date": day.isoformat(), "end_date": day.isoformat()})["row"]
+        for row in rows:
+            row["date"] = f"{day} 00:00:00"
+        emit(name, rows, shape)
+
+
+def balance() -> None:
+    """The balance: one request, the answer (without code and message) its one row."""
+    name = "balances"
+    drop = ("code", *BY_NAME[name].envelope.message)
+    reply = form(name, "/api/common/getBalance", "0",
+                 {"appkey": config["sms_app_key"], "secretkey": config["sms_app_secret"]})
+    row = {k: v for k, v in reply.items() if k not in drop}
+    row["fetched_at"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    emit(name, [row], shaper(name))
+
+
+def directory(name: str, path: str) -> None:
+    """Contact-center agents or agent groups: the whole table, signed, until the total."""
+    shape, size = shaper(name), BY_NAME[name].paging.size
+    auth = SignedAuth(config["cc_access_key"], config["cc_access_secret"])
+    page = 1
+    while True:
+        reply = post_json(path, {"tenantId": config["cc_tenant_id"], "page": page,
+                                 "size": size}, auth)
+        emit(name, reply["data"], shape)
+        if not reply["data"] or page * size >= reply["total"]:
+            return
+        page += 1
+
+
+def ai_pages(name: str, path: str, fields: dict) -> Iterator[list]:
+    """An AI-agent list (signed, bizType 100, action nxai), page by page until the total."""
+    size = BY_NAME[name].paging.size
+    auth = SignedAuth(config["ai_agent_access_key"], config["ai_agent_access_secret"], "100",
+                      "nxai")
+    page = 1
+    while True:
+        reply = post_json(path, {**fields, "pageNumber": page, "pageSize": size}, auth)
+        if reply["code"] != 0:
+            sys.exit(f"{name}: {reply}")
+        yield reply["list"]
+        if not reply["list"] or page * size >= reply["total"]:
+            return
+        page += 1
+
+
+tasks: list[tuple[str, int]] = []  # (taskId, createTs) of the tasks read: the calls' parents
+
+
+def ai_tasks(emitting: bool = True) -> None:
+    name = "ai_agent_tasks"
+    shape = shaper(name)
+    lo, hi = epochs(name)
+    for rows in ai_pages(name, "/openapi/aiagent/task/list",
+                         {"createStartTs": lo, "createEndTs": hi}):
+        tasks.extend((r["taskId"], r["createTs"]) for r in rows)  # before the shaper's rewrite
+        if emitting:
+            emit(name, rows, shape)
+
+
+def ai_calls() -> None:
+    """Each task's calls, from the task's creation to the range's end."""
+    name = "ai_agent_calls"
+    if not tasks:
+        ai_tasks(emitting=False)
+    shape = shaper(name)
+    lo, hi = epochs(name)
+    for task, created in tasks:
+        for rows in ai_pages(name, "/openapi/aiagent/call/list",
+                             {"taskId": task, "startTs": max(lo, created), "endTs": hi}):
+            emit(name, rows, shape)
+
+
 READERS = {
     "flash_call_cdrs": flash, "cc_cdrs": cc, "sms_cdrs": sms, "did_cdrs": did,
     "voice_cdrs": lambda: calls("voice_cdrs", "/api/voiceSms/getVoiceCdr", "voice"),
     "sip_cdrs": lambda: calls("sip_cdrs", "/api/voiceSms/getSipCdr", "sip"),
+    "email_cdrs": email, "sms_daily_reports": sms_reports, "balances": balance,
+    "cc_agents": lambda: directory("cc_agents", "/saas/cc/openapi/agent/page"),
+    "cc_agent_groups": lambda: directory("cc_agent_groups", "/saas/cc/openapi/agentGroup/page"),
+    "ai_agent_tasks": ai_tasks, "ai_agent_calls": ai_calls,
 }
 for stream in config["floor_ranges"]:
     READERS[stream]()
