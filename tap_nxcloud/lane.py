@@ -128,6 +128,7 @@ class Lane:
         self.tallies: dict[Window, Tally] = {}  # windows being read: what they cost, counts
         self.held_at: int | None = None  # a mismatched window's start (fail_on_mismatch)
         self._statement: Lane | None = None  # the day statement's reader (spec.statement)
+        self._state: dict | None = None  # its state partition (the SDK's dict, kept)
 
     # --- requests ----------------------------------------------------------------------------
     def _build_request(self, account: Account, credentials: tuple[str, str]):
@@ -412,7 +413,11 @@ class Lane:
 
     # --- the range and its bookmark ----------------------------------------------------------
     def _partition(self) -> dict:
-        return self.stream.get_context_state(self.context)
+        # looked up once: the SDK finds a partition by a scan of the stream's list, and a
+        # child has one per task (a thousand commits would scan a thousand each)
+        if self._state is None:
+            self._state = self.stream.get_context_state(self.context)
+        return self._state
 
     def bookmark(self) -> dt.datetime | None:
         """The stored bookmark, checked: a state a user can break is refused with one line."""

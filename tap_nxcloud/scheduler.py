@@ -72,6 +72,10 @@ class _Lane:
     failed: bool = False
 
 
+def _order(lane: _Lane) -> int:
+    return lane.order
+
+
 # events handed to the consumer
 ROWS, WINDOW, ROUND, FAILED, DONE = "rows", "window", "round", "failed", "done"
 
@@ -85,6 +89,8 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
     windows are dropped)."""
     cv = threading.Condition()
     state = [_Lane(work, i) for i, work in enumerate(lanes)]
+    live = list(state)  # lanes that may still have windows to fetch (pick's scan)
+    busy_set: set[_Lane] = set()  # lanes with a window being fetched now
     held = [0]  # rows queued or reserved for fetches in flight, all lanes
     current = [0]  # the round being emitted
     busy_lanes = [0]
@@ -114,16 +120,33 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
         return held[0] < limit
 
     def pick() -> _Window | None:
-        best = None
-        for lane in state:
-            if lane.failed or lane.busy >= max(1, lane.work.workers) or (
+        """The runnable window of the lowest (round, lane order). A window of the current
+        round in lane order is the best there can be (no window of an earlier round is left),
+        so the scan stops there: with a thousand lanes (a child's tasks) every worker's pick
+        would otherwise look at all of them."""
+        best, dead = None, 0
+        # at the limit of lanes at once, only the busy ones may take another window
+        full = busy_lanes[0] >= parallel_lanes
+        for lane in sorted(busy_set, key=_order) if full else live:
+            if lane.failed or (lane.finished and not lane.windows):
+                dead += 1
+                continue
+            if lane.busy >= max(1, lane.work.workers) or (
                     lane.busy == 0 and busy_lanes[0] >= parallel_lanes):
                 continue
             for w in lane.windows:
                 if runnable(w):
+                    if w.round <= current[0]:
+                        best = w
+                        break
                     if best is None or (w.round, lane.order) < (best.round, best.lane.order):
                         best = w
                     break  # a lane's windows are in round order: its first runnable is its best
+            if best is not None and best.round <= current[0]:
+                break
+        if not full and dead > len(live) // 4:  # lanes that can give no more work leave the scan
+            live[:] = [lane for lane in live
+                       if not (lane.failed or (lane.finished and not lane.windows))]
         return best
 
     def work() -> None:
@@ -141,6 +164,7 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
                 w.lane.busy += 1
                 if w.lane.busy == 1:
                     busy_lanes[0] += 1
+                    busy_set.add(w.lane)
                 held[0] += page_rows
             page, failure = None, None
             try:
@@ -154,6 +178,7 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
                 w.lane.busy -= 1
                 if w.lane.busy == 0:
                     busy_lanes[0] -= 1
+                    busy_set.discard(w.lane)
                 held[0] += (len(page) if page else 0) - page_rows
                 if failure is not None:
                     w.failure = failure

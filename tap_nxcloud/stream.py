@@ -64,6 +64,7 @@ class WindowedStream(DirectRecords, Stream):
         self.failures: list[tuple[Lane, BaseException]] = []
         self.quiet = False  # read without emitting (a parent for its deselected... its child)
         self.children = [s for s in STREAMS if s.child and s.child.parent == spec.name]
+        self._done_partitions: list[dict] = []  # finished child partitions, out at the STATE
 
     @property
     def isolated(self) -> bool:
@@ -128,10 +129,13 @@ class WindowedStream(DirectRecords, Stream):
             if (name in accounts and isinstance(key, str | int) and not isinstance(key, bool)
                     and (name, key) not in found):  # its parent row was not read again:
                 found[(name, key)] = (accounts[name], None, False)  # it calls no more
-        lanes = []
+        lanes, clients = [], {}
         for (name, key), (account, since, open_) in sorted(found.items(), key=str):
             if name in accounts:
-                lane = Lane(self, account, {child.key: key}, since)
+                # one client an account for all its parent rows: a connection (and a session)
+                # per task would cost a connect and a close each, for a page or two of calls
+                lane = Lane(self, account, {child.key: key}, since, client=clients.get(name))
+                clients.setdefault(name, lane.client)
                 lane.parent_open = open_
                 lanes.append(lane)
         return lanes
@@ -164,10 +168,16 @@ class WindowedStream(DirectRecords, Stream):
     def _finished(self, lane: Lane) -> None:
         """A child partition read to now whose parent row calls no more leaves the state: the
         state keeps only partitions that may still change (a parent row read again later
-        makes a new one)."""
+        makes a new one). Taken out in one pass before the next STATE (`_prune`)."""
         if lane.partition and not lane.parent_open and not self.settings.config.get("end_date"):
+            self._done_partitions.append(lane._partition())
+
+    def _prune(self) -> None:
+        if self._done_partitions:
+            gone = {id(p) for p in self._done_partitions}
             partitions = self.stream_state.get("partitions", [])
-            partitions[:] = [p for p in partitions if p.get("context") != lane.context]
+            partitions[:] = [p for p in partitions if id(p) not in gone]
+            self._done_partitions.clear()
 
     def _audit(self, lane: Lane, window, rows: int) -> None:
         """The window's sync_audit row; a mismatch holds its bookmark when fail_on_mismatch."""
@@ -239,10 +249,12 @@ class WindowedStream(DirectRecords, Stream):
                     windows += 1
                     reached = self.clock.label(window.end) if self.spec.windowed else "the end"
                 elif kind == DONE:
-                    event[1].client.close()  # its sessions and keep-alive connections
+                    if not event[1].partition:  # a child's client is its account's: at the end
+                        event[1].client.close()  # its sessions and keep-alive connections
                     if self.spec.child and not self.quiet and event[1].held_at is None:
                         self._finished(event[1])
                 elif kind == ROUND and not self.quiet:
+                    self._prune()
                     write_state(self)  # one STATE covers every window the round completed
                     if time.monotonic() - noted >= s.progress_every:
                         noted = time.monotonic()
