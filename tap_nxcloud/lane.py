@@ -128,7 +128,7 @@ class Lane:
         self.tallies: dict[Window, Tally] = {}  # windows being read: what they cost, counts
         self.held_at: int | None = None  # a mismatched window's start (fail_on_mismatch)
         self._statement: Lane | None = None  # the day statement's reader (spec.statement)
-        self._state: dict | None = None  # its state partition (the SDK's dict, kept)
+        self._kept_partition: dict | None = None  # its state partition (the SDK's dict, kept)
 
     # --- requests ----------------------------------------------------------------------------
     def _build_request(self, account: Account, credentials: tuple[str, str]):
@@ -415,9 +415,9 @@ class Lane:
     def _partition(self) -> dict:
         # looked up once: the SDK finds a partition by a scan of the stream's list, and a
         # child has one per task (a thousand commits would scan a thousand each)
-        if self._state is None:
-            self._state = self.stream.get_context_state(self.context)
-        return self._state
+        if self._kept_partition is None:
+            self._kept_partition = self.stream.get_context_state(self.context)
+        return self._kept_partition
 
     def bookmark(self) -> dt.datetime | None:
         """The stored bookmark, checked: a state a user can break is refused with one line."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
 import signal
 import subprocess
 import time
@@ -74,7 +75,23 @@ def check(run, *, code: int, needles: tuple[str, ...] = (), errors: int | None =
     final = found[-1] if found else ""
     for needle in needles:
         assert needle in final, (needle, final or run.stderr[-2000:])
+    _report(run, lines, found)
     return final
+
+
+def _report(run, lines: list[str], errors: list[str]) -> None:
+    """With HOSTILE_REPORT=<file>, one JSON line per case: the closing note's figures."""
+    target = os.environ.get("HOSTILE_REPORT")
+    if not target:
+        return
+    records = [m for m in run.messages if m["type"] == "RECORD" and m["stream"] != "sync_audit"]
+    keys = [(m["stream"], json.dumps(m["record"], sort_keys=True)) for m in records]
+    case = os.environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+    with open(target, "a", encoding="utf-8") as out:
+        out.write(json.dumps({"case": case, "exit": run.returncode, "seconds": round(
+            run.seconds, 2), "rss_mb": round(run.rss_mb, 1), "stderr_lines": len(lines),
+            "errors": len(errors), "records": len(records),
+            "twice": len(keys) - len(set(keys))}) + "\n")
 
 
 def scope(stream: str) -> str:
