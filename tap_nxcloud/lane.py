@@ -399,7 +399,10 @@ class Lane:
         result = self.fetch(params, f"checking the credentials: {where}")
         if keep:
             with _primed_lock:
-                if len(result[0]) > PRIMED_PAGE or _primed[0] + len(result[0]) > PRIMED_ROWS:
+                # one account: its first page whatever its size (asking again would cost voice
+                # and SIP a paced request); many: small pages only, so the budget serves many
+                if (self.settings.named and len(result[0]) > PRIMED_PAGE) or (
+                        _primed[0] + len(result[0]) > PRIMED_ROWS):
                     return
                 _primed[0] += len(result[0])
             self._primed = (msgspec.json.encode(params), result)
