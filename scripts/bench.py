@@ -480,9 +480,19 @@ def cpu_and_requests(args, folder: Path) -> tuple[Double, float]:
           "double counts requests per endpoint (credential checks\n   included).")
     print(f"   {'stream':17} {'kind':11} {'rows':>6} {'exact':>5} {'windows':>7} {'page':>4} "
           f"{'requests':>8} {'minimum':>7}  ratio (goal <= 1.1)")
+    # A stream that checks each completed day against another's statement (sms_cdrs against
+    # sms_daily_reports) sends those requests to the other's endpoint, which the double counts
+    # there: they are the checker's, one a day (part of its minimum).
+    checks = {}
+    for spec in STREAMS:
+        statement = getattr(spec, "statement", None)
+        if statement and statement[0] in sent and spec.name in NAMES:
+            checks[spec.name] = len(tally.stream_windows(spec.name))
+            sent[statement[0]] -= checks[spec.name]
+            sent[spec.name] += checks[spec.name]
     for name in NAMES:
         spec = BY_NAME[name]
-        minimum = tally.minimum(name)
+        minimum = tally.minimum(name) + checks.get(name, 0)
         over = "  MISSES the goal" if sent[name] > 1.1 * minimum else ""
         print(f"   {name:17} {spec.kind:11} {tally.records[name]:6d} "
               f"{'yes' if tally.exact(name, expected[name]) else 'NO':>5} "
@@ -492,15 +502,9 @@ def cpu_and_requests(args, folder: Path) -> tuple[Double, float]:
             parts = {p for (s, p) in tally.bookmarks if s == name}
             print(f"   {'':17} ({len(parts)} partitions, one per {spec.child.parent} row; their "
                   "windows are summed)")
-    for spec in STREAMS:  # a stream that checks each completed day against another's row
-        statement = getattr(spec, "statement", None)
-        if statement and statement[0] in sent and spec.name in NAMES:
-            other, checks = statement[0], len(tally.stream_windows(spec.name))
-            own, minimum = sent[other] - checks, tally.minimum(other)
-            print(f"   {other}: {checks} of its {sent[other]} requests (the double counts per "
-                  f"endpoint) are {spec.name}'s checks of\n   each completed day against its "
-                  f"statement (spec.statement): its own {own}, {own / minimum:.3f} of its "
-                  "minimum")
+    for name, n in checks.items():
+        print(f"   {name}: its requests and minimum include {n} statement requests, one a day "
+              f"checked against {BY_NAME[name].statement[0]} (reconciliation)")
     differ = [f"{name} {len(tally.stream_windows(name))} / {tap_windows.get(name)}"
               for name in NAMES if len(tally.stream_windows(name)) != tap_windows.get(name)]
     if differ:
