@@ -31,7 +31,7 @@ from .clock import (
     epoch_s,
     parse_bookmark,
 )
-from .errors import ApiError, StateError, located
+from .errors import ApiError, StateError, TapError, located
 from .http import Client, Throttle, cut
 from .paging import Count, PagingError, keyset_pages, offset_pages
 from .responses import Reader
@@ -127,7 +127,8 @@ class Lane:
         self.rows = self.windows = 0
         self.tallies: dict[Window, Tally] = {}  # windows being read: what they cost, counts
         self.held_at: int | None = None  # a mismatched window's start (fail_on_mismatch)
-        self._statement: Lane | None = None  # the day statement's reader (spec.statement)
+        # the day statement's reader (spec.statement); False once it failed this run
+        self._statement: Lane | bool | None = None
         self._kept_partition: dict | None = None  # its state partition (the SDK's dict, kept)
 
     # --- requests ----------------------------------------------------------------------------
@@ -282,16 +283,26 @@ class Lane:
         """A day over before the run's end: its records (the day's distinct rows as the API
         returned them) against the app's own statement of that day."""
         day_end = window.start - window.start % 86400 + 86400
-        if day_end > self.clock.from_instant(self.settings.end) or tally.api_rows is None:
-            return  # the day is not over: both counts still move
+        if (day_end > self.clock.from_instant(self.settings.end) or tally.api_rows is None
+                or self._statement is False):
+            return  # the day is not over (both counts still move), or no statement to read
         name, field = self.spec.statement
         if self._statement is None:
             reader = types.SimpleNamespace(spec=BY_NAME[name], settings=self.settings,
                                            clock=self.clock, cancel=self.stream.cancel,
                                            shape=None, logger=self.stream.logger)
             self._statement = Lane(reader, self.account, client=self.client)
-        rows, _ = self._statement.fetch(self._statement.first_params(window),
-                                        f"{where}: its statement ({name})", tally)
+        statement = self._statement  # windows of several workers share it
+        if statement is False:
+            return
+        try:
+            rows, _ = statement.fetch(statement.first_params(window),
+                                      f"{where}: its statement ({name})", tally)
+        except TapError as exc:  # the records are read all the same: say so, once
+            self._statement = False
+            self._warn(f"the statement ({name}) could not be read, so days are not reconciled "
+                       f"this run: {cut(str(exc), 300)}")
+            return
         value = rows[0].get(field) if len(rows) == 1 else None
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)

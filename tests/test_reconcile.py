@@ -27,6 +27,7 @@ from .conftest import (
     run_tap,
     stream_config,
 )
+from .hostile import Hostile, Reply, wire_path
 
 AUDIT = "sync_audit"
 VALIDATOR = jsonschema.Draft202012Validator(load_schema(AUDIT),
@@ -186,3 +187,23 @@ def test_pages_that_shift_while_read_are_repaired_never_reported(double, tmp_pat
     assert "arrived-while-paging" in {r["messageId"] for r in run.records(stream)}
     assert len(double.requests(stream)) > sum(  # it was read again
         -(-r["api_rows"] // 100) for r in _audit(run, stream))
+
+
+def test_a_statement_that_cannot_be_read_leaves_the_records_alone(double, tmp_path):
+    """An SMS app that may not read its statement (a refusal on getSmsReport only): every record
+    is read all the same, one WARNING says the days are not reconciled, exit 0."""
+    span, config = _sms_days(double)
+    refused = Reply(200, {"Content-Type": "application/json"},
+                    b'{"code":"1","info":"no permission for this api"}')
+
+    def rule(req):
+        return refused if req.path == wire_path(BY_NAME["sms_daily_reports"]) else None
+    with Hostile(double.url, rule) as hostile:
+        run = run_tap({**config, "api_url": hostile.url}, tmp_path)
+        asked = len(hostile.requests(wire_path(BY_NAME["sms_daily_reports"])))
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert_rows_exact(run, double, "sms_cdrs", span=span)
+    warnings = _warnings(run, "could not be read")
+    assert len(warnings) == 1 and "no permission" in warnings[0], run.stderr[-3000:]
+    assert asked <= 4  # given up at the first refusal (windows in flight at most)
+    assert all(r["statement_count"] is None for r in _audit(run, "sms_cdrs"))
