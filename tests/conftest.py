@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -96,11 +97,10 @@ def catalog_selecting(streams) -> dict:
     return catalog
 
 
-def run_tap(config: dict, tmp_path: Path, *args: str, state: dict | None = None,
-            env: dict | None = None, timeout: float = 120) -> Run:
-    """The CLI on `config`; a config's `_select` (a test's, not the tap's) selects just those
-    streams through a catalog, as other streams may share the credentials (SMS's keys read
-    the SMS records, statements and balance)."""
+def _command(config: dict, tmp_path: Path, *args: str) -> list[str]:
+    """The CLI's command line for `config`; a config's `_select` (a test's, not the tap's)
+    selects just those streams through a catalog, as other streams may share the credentials
+    (SMS's keys read the SMS records, statements and balance)."""
     cfg = tmp_path / f"config-{time.monotonic_ns()}.json"
     config = dict(config)
     select = config.pop("_select", None)
@@ -110,6 +110,47 @@ def run_tap(config: dict, tmp_path: Path, *args: str, state: dict | None = None,
         cat = tmp_path / f"catalog-{time.monotonic_ns()}.json"
         cat.write_text(json.dumps(catalog_selecting(select)))
         cmd += ["--catalog", str(cat)]
+    return cmd
+
+
+def after_records(n: int):
+    """`interrupt`'s moment: the n-th RECORD line."""
+    seen = [0]
+
+    def when(line: bytes) -> bool:
+        seen[0] += b'"type":"RECORD"' in line
+        return seen[0] == n
+    return when
+
+
+def interrupt(config: dict, tmp_path: Path, when, sig: int = signal.SIGKILL,
+              pause: float = 0.0) -> tuple[int, list[dict], str]:
+    """The CLI on `config` (as run_tap), sent `sig` at the first output line for which
+    `when(line)` holds, `pause` seconds later (the tap works on meanwhile, or blocks writing to
+    a pipe nobody reads); its exit code, every message it wrote (a line the kill cut short
+    left out, as a target would), and its stderr."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(_command(config, tmp_path), stdout=subprocess.PIPE, stderr=err)
+        lines = []
+        for raw in proc.stdout:
+            lines.append(raw)
+            if when(raw):
+                time.sleep(pause)
+                proc.send_signal(sig)
+                break
+        # read on through the same buffered reader: communicate() would skip what it holds
+        lines += proc.stdout.read().splitlines(keepends=True)
+        proc.wait(timeout=60)
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+    messages = [json.loads(x) for x in lines if x.endswith(b"\n")]
+    return proc.returncode, messages, stderr
+
+
+def run_tap(config: dict, tmp_path: Path, *args: str, state: dict | None = None,
+            env: dict | None = None, timeout: float = 120) -> Run:
+    """The CLI on `config` (its `_select`: see _command), to its end."""
+    cmd = _command(config, tmp_path, *args)
     if state is not None:
         st = tmp_path / f"state-{time.monotonic_ns()}.json"
         st.write_text(json.dumps(state))

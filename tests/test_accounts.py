@@ -9,8 +9,6 @@ import contextlib
 import datetime as dt
 import itertools
 import json
-import signal
-import subprocess
 
 import pytest
 
@@ -18,7 +16,15 @@ from nxcloud_double import ApiDouble, Credentials
 from tap_nxcloud.accounts import CREDENTIALS
 from tap_nxcloud.streams import BY_NAME
 
-from .conftest import TAP, key_of, load_stream, parse_messages, recent_range, run_tap, want_records
+from .conftest import (
+    after_records,
+    interrupt,
+    key_of,
+    load_stream,
+    recent_range,
+    run_tap,
+    want_records,
+)
 
 PRODUCTS = {spec.name: spec for spec in BY_NAME.values()}
 
@@ -174,20 +180,8 @@ def test_a_killed_run_resumes_rereading_at_most_one_window_per_account(tmp_path)
         entries = [_entry(n, ds[n], ("sms_cdrs", "did_cdrs")) for n in names]
         config = _config(entries, span=span, sms_lookback_minutes=0, did_lookback_minutes=0,
                          max_workers=1)
-        path = tmp_path / "config.json"
-        path.write_text(json.dumps(config))
-        proc = subprocess.Popen([TAP, "--config", str(path)], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-        lines, seen = [], 0
-        for raw in proc.stdout:
-            lines.append(raw)
-            seen += b'"type":"RECORD"' in raw
-            if seen == 9000:  # inside the DID stream, after SMS completed
-                proc.send_signal(signal.SIGKILL)
-                break
-        lines += proc.stdout.read().splitlines(keepends=True)
-        proc.wait(timeout=30)
-        messages = parse_messages(b"".join(x for x in lines if x.endswith(b"\n")).decode())
+        # killed inside the DID stream, after SMS completed
+        _, messages, _ = interrupt(config, tmp_path, after_records(9000))
         last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")
         second = run_tap(config, tmp_path, state=messages[last]["value"])
         assert second.returncode == 0, second.stderr[-3000:]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import signal
-import subprocess
 
 import jsonschema
 import pytest
@@ -21,14 +20,12 @@ from tap_nxcloud.streams import BY_NAME
 
 from .conftest import (
     STREAM_NAMES,
-    TAP,
     WINDOWED,
     ZONE,
     assert_rows_exact,
-    catalog_selecting,
+    interrupt,
     key_of,
     load_stream,
-    parse_messages,
     recent_range,
     run_tap,
     stream_config,
@@ -160,24 +157,13 @@ def test_killed_mid_run_a_resume_loses_nothing(double, tmp_path, stream):
     double.latency_ms = 15
     config = stream_config(double.url, double, stream, span=span, window_minutes=30,
                            max_window_minutes=30, max_workers=1, **{spec.lookback_setting: 0})
-    config.pop("_select")
-    path, catalog = tmp_path / "config.json", tmp_path / "catalog.json"
-    path.write_text(json.dumps(config))
-    catalog.write_text(json.dumps(catalog_selecting([stream])))
-    proc = subprocess.Popen([TAP, "--config", str(path), "--catalog", str(catalog)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    lines, records, states = [], 0, 0
-    for raw in proc.stdout:
-        lines.append(raw)
-        records += b'"type":"RECORD"' in raw
-        states += records > 0 and b'"type":"STATE"' in raw
-        if states == 1:  # the first STATE after rows: a window done, more to come
-            proc.send_signal(signal.SIGKILL)
-            break
-    proc.stdout.close()
-    proc.wait(timeout=60)
-    messages = parse_messages(b"".join(lines).decode())
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    rows = [0]
+
+    def first_state_after_rows(line: bytes) -> bool:  # a window done, more to come
+        rows[0] += b'"type":"RECORD"' in line
+        return rows[0] > 0 and b'"type":"STATE"' in line
+    code, messages, _ = interrupt(config, tmp_path, first_state_after_rows)
+    assert code == -signal.SIGKILL, "the run ended before it could be killed"
     last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")
     before = {key_of(stream, m["record"]) for m in messages[:last] if m["type"] == "RECORD"}
     after = {key_of(stream, m["record"]) for m in messages[last:] if m["type"] == "RECORD"}

@@ -13,8 +13,6 @@ import datetime as dt
 import functools
 import json
 import os
-import signal
-import subprocess
 import time
 import zlib
 from urllib.parse import quote, quote_plus, urlencode
@@ -29,13 +27,12 @@ from tap_nxcloud.streams import BY_NAME
 from .conftest import (
     PACED,
     STREAM_NAMES,
-    TAP,
     WALL_STREAMS,
     ZONE,
     assert_rows_exact,
+    interrupt,
     key_of,
     load_stream,
-    parse_messages,
     recent_range,
     run_tap,
     stream_config,
@@ -564,22 +561,10 @@ def test_a_kill_re_reads_at_most_the_window_in_progress(double, tmp_path, stream
     load_stream(double, stream, 600, seed=20, span=span)
     config = stream_config(double.url, double, stream, span=span,
                            **{BY_NAME[stream].lookback_setting: 0})
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    proc = subprocess.Popen([TAP, "--config", str(path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    lines, states = [], 0
-    for raw in proc.stdout:
-        lines.append(raw)
-        if b'"type":"STATE"' in raw and b"replication_key_value" in raw:
-            states += 1
-            if states == 1:
-                time.sleep(1.5)  # the next window is being read
-                proc.send_signal(signal.SIGKILL)
-                break
-    lines += proc.stdout.read().splitlines(keepends=True)
-    proc.wait(timeout=30)
-    messages = parse_messages(b"".join(x for x in lines if x.endswith(b"\n")).decode())
+    # the first bookmark, and 1.5 s on: the next window is being read
+    _, messages, _ = interrupt(
+        config, tmp_path, lambda line: b'"type":"STATE"' in line
+        and b"replication_key_value" in line, pause=1.5)
     last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")
     double.reset_rate_limits()
     second = run_tap(config, tmp_path, state=messages[last]["value"], timeout=180)

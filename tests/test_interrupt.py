@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
-import time
 
 import pytest
 
-from .conftest import TAP, config_for, expected, expected_flash, fill, run_tap
+from .conftest import after_records, config_for, expected, expected_flash, fill, interrupt, run_tap
 
 KEYS = {"flash_call_cdrs": "id", "cc_cdrs": "callId"}
 
@@ -24,30 +21,10 @@ def _config(double):
     return config_for(double, lookback_minutes=0, window_target_rows=200, max_workers=2)
 
 
-def _interrupted(config, tmp_path, after_records: int, sig: int, stall: float = 0.0):
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    proc = subprocess.Popen([TAP, "--config", str(path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    seen = 0
-    lines = []
-    for raw in proc.stdout:
-        lines.append(raw)
-        if b'"type":"RECORD"' in raw:
-            seen += 1
-            if seen == after_records:
-                # with `stall`, stop reading first: the tap blocks writing to a full pipe, and
-                # the signal lands inside that write
-                time.sleep(stall)
-                proc.send_signal(sig)
-                break
-    # read on through the same buffered reader: communicate() would skip what it holds
-    lines += proc.stdout.read().splitlines(keepends=True)
-    err = proc.stderr.read()
-    proc.wait(timeout=60)
-    # a kill can cut the last line short: a target would not read it either
-    messages = [json.loads(x) for x in lines if x.endswith(b"\n")]
-    return proc.returncode, messages, err.decode()
+def _interrupted(config, tmp_path, records: int, sig: int, stall: float = 0.0):
+    # with `stall`, stop reading first: the tap blocks writing to a full pipe, and the signal
+    # lands inside that write
+    return interrupt(config, tmp_path, after_records(records), sig, pause=stall)
 
 
 def _check_resume(double, config, tmp_path, messages):

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
-import signal
-import subprocess
 import time
 
 import jsonschema
@@ -20,7 +17,17 @@ import pytest
 from nxcloud_double import Faults
 from nxcloud_double.data import WALL
 
-from .conftest import TAP, ZONE, did_rows, expected, run_tap, sip_rows, sms_rows, voice_rows
+from .conftest import (
+    ZONE,
+    after_records,
+    did_rows,
+    expected,
+    interrupt,
+    run_tap,
+    sip_rows,
+    sms_rows,
+    voice_rows,
+)
 
 NEW = ("sms_cdrs", "voice_cdrs", "sip_cdrs", "did_cdrs")
 KEYS = {"sms_cdrs": ("msgid", "phone"), "voice_cdrs": ("request_voice_type", "id"),
@@ -266,20 +273,8 @@ def test_kill_and_resume_loses_nothing_and_rereads_at_most_a_window(double, tmp_
     double.latency_ms = 20
     config = new_config(double, streams, sms_lookback_minutes=0, did_lookback_minutes=0,
                         max_workers=1)
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    proc = subprocess.Popen([TAP, "--config", str(path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    lines, seen = [], 0
-    for raw in proc.stdout:
-        lines.append(raw)
-        seen += b'"type":"RECORD"' in raw
-        if seen == 3500:  # inside the DID stream, after SMS completed
-            proc.send_signal(signal.SIGKILL)
-            break
-    lines += proc.stdout.read().splitlines(keepends=True)
-    proc.wait(timeout=30)
-    messages = [json.loads(x) for x in lines if x.endswith(b"\n")]
+    # killed inside the DID stream, after SMS completed
+    _, messages, _ = interrupt(config, tmp_path, after_records(3500))
     last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")
     second = run_tap(config, tmp_path, state=messages[last]["value"])
     assert second.returncode == 0, second.stderr[-3000:]
