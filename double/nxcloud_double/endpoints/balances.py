@@ -13,11 +13,10 @@ no table.
 from __future__ import annotations
 
 import json
-from typing import ClassVar
 
 from ..table import Table
 from .core import Reply
-from .forms import FormEndpoint
+from .forms import SmsAppForm
 
 BALANCE = "balance"  # double.cache key
 EXAMPLE = {"balance": "3788.32", "credit_balance": "500"}
@@ -28,15 +27,11 @@ def rows(n: int, **_) -> list[dict]:
     return []
 
 
-class Balance(FormEndpoint):
+class Balance(SmsAppForm):
     stream = "balances"
     alias = "balance"
     path = "/api/common/getBalance"
     rows = staticmethod(rows)
-    ok = "0"
-    keys = ("sms_app_key", "sms_app_secret")
-    refusals: ClassVar = {"params": ("1", "params invalid"), "keys": ("2", "keys invalid"),
-                          "rate": ("5", "api request times invalid")}
 
     def table(self) -> Table:
         return Table("fetched_at", ())  # never filled

@@ -23,8 +23,8 @@ from typing import ClassVar
 from ..data import NAMES, hard, remark
 from ..table import Table
 from . import signed
-from .cc import ACTION, BIZ_TYPE
 from .cc import ContactCenter as _Cc
+from .cc import checked_body
 from .core import Endpoint, Reply, Request, legacy_json
 
 TENANT = "demo-tenant"  # the team id the double's tenant has (the tap's cc_tenant_id)
@@ -80,14 +80,9 @@ class Directory(Endpoint):
         return signed.json_object(req.body) or {}
 
     def answer(self, double, req: Request) -> Reply:
-        c = double.credentials
-        refused = signed.refusal(double, req.headers, req.body, access_key=c.cc_access_key,
-                                 secret=c.cc_access_secret, biz_type=BIZ_TYPE, action=ACTION)
-        if refused:
-            return legacy_json({"code": refused[0], "msg": refused[1]})
-        p = signed.json_object(req.body)
-        if p is None:
-            return legacy_json({"code": 1002, "msg": "Invalid body"})
+        p = checked_body(double, req)
+        if isinstance(p, Reply):
+            return p
         problem = self.problem(p)
         if problem:
             return legacy_json({"code": 1002, "msg": problem})

@@ -72,3 +72,12 @@ class FormEndpoint(Endpoint):
 
     def code(self, code: str) -> Reply:
         return self.failure(code, f"injected error {code}")
+
+
+class SmsAppForm(FormEndpoint):
+    """The SMS app's other APIs (statement, balance): its keys, success "0", its refusals."""
+
+    ok = "0"
+    keys = ("sms_app_key", "sms_app_secret")
+    refusals: ClassVar = {"params": ("1", "params invalid"), "keys": ("2", "keys invalid"),
+                          "rate": ("5", "api request times invalid")}

@@ -21,11 +21,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from typing import ClassVar
 
 from ..table import Table
 from .core import Reply
-from .forms import FormEndpoint
+from .forms import SmsAppForm
 
 OFFSETS = "sms_report_offsets"  # double.cache key: {"yyyy-MM-dd": int | {field: delta}}
 SIZES = ("submit_size", "success_size", "price_size")
@@ -51,16 +50,12 @@ def day_counts(double, day: dt.date) -> dict:
             "price_size": len(billed)}
 
 
-class SmsReport(FormEndpoint):
+class SmsReport(SmsAppForm):
     stream = "sms_daily_reports"
     alias = "sms_report"
     path = "/api/sms/getSmsReport"
     rows = staticmethod(rows)
-    ok = "0"
-    keys = ("sms_app_key", "sms_app_secret")
     required = ("start_date", "end_date")
-    refusals: ClassVar = {"params": ("1", "params invalid"), "keys": ("2", "keys invalid"),
-                          "rate": ("5", "api request times invalid")}
 
     feeds = "sms_cdrs"
 
