@@ -95,11 +95,8 @@ class Audit:
 
 class AuditStream(Stream):
     """`sync_audit`: one row per stream, account and completed window of this run. Synced
-    last (its rows are the other streams'); deselect it like any stream."""
-
-    lanes: tuple = ()  # reads no API: nothing to check, nothing to fail
-    failures: tuple = ()
-    spec = None
+    last (its rows are the other streams'); deselect it like any stream. It reads no API:
+    the tap's checks and failures look at `TapNXCloud.api_streams` only."""
 
     def __init__(self, tap, audit: Audit) -> None:
         super().__init__(tap, schema=schemas.load(NAME), name=NAME)

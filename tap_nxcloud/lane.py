@@ -426,7 +426,7 @@ class Lane:
                 _primed[0] -= len(primed[1][0])
 
     # --- the range and its bookmark ----------------------------------------------------------
-    def _partition(self) -> dict:
+    def partition_state(self) -> dict:
         # looked up once: the SDK finds a partition by a scan of the stream's list, and a
         # child has one per task (a thousand commits would scan a thousand each)
         if self._kept_partition is None:
@@ -437,7 +437,7 @@ class Lane:
         """The stored bookmark, checked: a state a user can break is refused with one line."""
         if not self.spec.windowed:
             return None
-        value = self._partition().get("replication_key_value")
+        value = self.partition_state().get("replication_key_value")
         if value in (None, "") and self.context is not None and not self.partition \
                 and len(self.stream.lanes) == 1:
             # a one-account run reads a bookmark written at the stream's level (before
@@ -469,7 +469,7 @@ class Lane:
             tick = min(tick, self.open_floor)
         if self.held_at is not None:  # so does a window that did not reconcile
             tick = min(tick, self.held_at)
-        state = self._partition()
+        state = self.partition_state()
         state["replication_key"] = self.spec.replication_key
         state["replication_key_value"] = self.clock.bookmark(tick)
         if self.context is not None and not self.partition:  # no stale stream-level bookmark

@@ -170,7 +170,7 @@ class WindowedStream(DirectRecords, Stream):
         state keeps only partitions that may still change (a parent row read again later
         makes a new one). Taken out in one pass before the next STATE (`_prune`)."""
         if lane.partition and not lane.parent_open and not self.settings.config.get("end_date"):
-            self._done_partitions.append(lane._partition())
+            self._done_partitions.append(lane.partition_state())
 
     def _prune(self) -> None:
         if self._done_partitions:
