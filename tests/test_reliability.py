@@ -144,7 +144,7 @@ def test_sends_are_paced_across_threads_and_retries(local):
 
 def test_no_growth_in_threads_or_sockets(local):
     """Rounds of requests (some cut by the watchdog) by the same four workers: the counts of
-    threads and open descriptors after a round of 25 and after a round of 100 are the same."""
+    threads and open descriptors after a round of 100 are no more than after a round of 25."""
     client = _client(timeout=0.3)
     client.watchdog = Watchdog("test-growth", client.cancel)
     rounds = (25, 100)
@@ -182,7 +182,9 @@ def test_no_growth_in_threads_or_sockets(local):
         t.join()
     print(f"\nthreads, open fds: before {before}, after {rounds[0]} requests a worker "
           f"{seen[0]}, after {rounds[1]} more {seen[1]}; requests sent {client.requests_sent}")
-    assert seen[1] == seen[0]
+    # never more; fewer happens when an earlier test's leftovers (a server's handler thread and
+    # its socket, in this same worker process) end between the two samples (seen once in CI)
+    assert seen[1][0] <= seen[0][0] and seen[1][1] <= seen[0][1], (before, seen)
     # the workers, one server handler and one keep-alive socket each side per worker, a watchdog
     assert seen[0][0] - before[0] <= 4 + 4 + 1
     assert seen[0][1] - before[1] <= 4 + 4
