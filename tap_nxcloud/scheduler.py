@@ -82,11 +82,11 @@ ROWS, WINDOW, ROUND, FAILED, DONE = "rows", "window", "round", "failed", "done"
 
 def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
                cancel: threading.Event, budget_rows: int, page_rows: int,
-               ) -> Iterator[tuple]:
+               idle: Callable[[], None] = check_output) -> Iterator[tuple]:
     """Yield, in a safe order: (ROWS, key, rows), (WINDOW, key, window, rows) once a window's
     rows are all out, (DONE, key) after a lane's last window, (ROUND,) when every lane's window
     of the round is out, and (FAILED, key, error) when a lane stops on an error (its later
-    windows are dropped)."""
+    windows are dropped). `idle` is called when nothing came for a while."""
     cv = threading.Condition()
     state = [_Lane(work, i) for i, work in enumerate(lanes)]
     live = list(state)  # lanes that may still have windows to fetch (pick's scan)
@@ -242,7 +242,7 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
                     if cancel.is_set():
                         raise Cancelled
                     if not cv.wait(0.2):
-                        check_output()  # nothing to write for now: is anyone still reading?
+                        idle()  # nothing to write for now: is anyone still reading?
                     if cancel.is_set():
                         raise Cancelled
                     event = next_event()

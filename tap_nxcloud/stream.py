@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from . import schemas
 from .accounts import Account
+from .ahead import Ahead
 from .clock import EpochClock, WallClock, parse_bookmark
 from .errors import ApiError, Interrupted, TapError
 from .lane import Lane, make_shaper, span
@@ -26,6 +27,7 @@ from .sdk_private import DirectRecords, one_error_line, tap_of, write_state
 from .settings import Settings
 from .spec import StreamSpec
 from .streams import STREAMS
+from .writer import check_output
 
 MAX_THREADS = 64
 
@@ -65,6 +67,7 @@ class WindowedStream(DirectRecords, Stream):
         self.quiet = False  # read without emitting (a parent for its deselected... its child)
         self.children = [s for s in STREAMS if s.child and s.child.parent == spec.name]
         self._done_partitions: list[dict] = []  # finished child partitions, out at the STATE
+        self._ahead: Ahead | None = None  # its reading, begun before its turn (ahead.py)
 
     @property
     def isolated(self) -> bool:
@@ -195,9 +198,8 @@ class WindowedStream(DirectRecords, Stream):
                      start=bookmark(window.start) if windowed else None,
                      end=bookmark(window.end) if windowed else None, rows=rows, tally=tally)
 
-    def get_records(self, context) -> Iterable[dict]:
-        if self.spec.child and not self.lanes:
-            self.lanes = self._child_lanes()
+    def _events(self) -> Iterator[tuple]:
+        """The scheduler's events over every lane (not started until first pulled)."""
         s = self.settings
         # rate-limited streams read their windows in order: fetching ahead of the pacing wins
         # nothing, and a kill then re-reads one window, not the ones fetched ahead
@@ -217,18 +219,58 @@ class WindowedStream(DirectRecords, Stream):
             self.logger.info("%s: reading %d accounts (or partitions) side by side", self.name,
                              len(self.lanes))
         parallel = max(1, min(s.parallel_accounts, len(works)))
-        self.cancel.clear()
-        self._prepare_direct_writes()
+        return iter_lanes(works, threads=min(MAX_THREADS, workers * parallel),
+                          parallel_lanes=parallel, cancel=self.cancel,
+                          budget_rows=self._budget_rows(), page_rows=self.spec.paging.size,
+                          idle=self._idle)
+
+    def _idle(self) -> None:
+        if self._ahead is None:  # read ahead, nothing is this stream's to write yet
+            check_output()
+
+    @property
+    def reads_ahead(self) -> bool:
+        """A paced stream reads from the run's start (ahead.py): its pauses overlap the other
+        streams. Not a parent or a child: their rows feed each other at their turns."""
+        return bool(self.spec.min_interval and not self.spec.child and not self.children
+                    and self.selected and self.lanes)
+
+    def start_ahead(self) -> None:
+        try:
+            self._ahead = Ahead(self.name, self._events(),
+                                lambda: bool(tap_of(self).terminating))
+        except OSError as exc:  # no temporary file: read at its turn, as any other stream
+            self.logger.info("%s: not read ahead (%s)", self.name, exc)
+        else:
+            tap_of(self).ahead.add(self)
+
+    def stop_ahead(self) -> None:
+        """The run ended before this stream's turn."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            self.cancel.set()
+            ahead.close()
+            for lane in self.lanes:
+                lane.client.close()
+
+    def get_records(self, context) -> Iterable[dict]:
+        if self.spec.child and not self.lanes:
+            self.lanes = self._child_lanes()
+        s = self.settings
         tap = tap_of(self)
+        if self._ahead is not None:  # its reading began with the run: what it read, then on
+            tap.ahead.discard(self)
+            events, self._ahead = self._ahead.take(), None
+        else:
+            self.cancel.clear()
+            events = self._events()
+        self._prepare_direct_writes()
         tap.active_streams.add(self)
         rows = windows = 0
         started = noted = time.monotonic()
         reached = ""
         try:
-            for event in iter_lanes(works, threads=min(MAX_THREADS, workers * parallel),
-                                    parallel_lanes=parallel, cancel=self.cancel,
-                                    budget_rows=self._budget_rows(),
-                                    page_rows=self.spec.paging.size):
+            for event in events:
                 kind = event[0]
                 if kind == ROWS:
                     page = event[2]

@@ -48,6 +48,7 @@ class TapNXCloud(Tap):
 
     def __init__(self, *args, **kwargs) -> None:
         self.active_streams: set[WindowedStream] = set()
+        self.ahead: set[WindowedStream] = set()  # reading before their turn (ahead.py)
         # parent streams' rows read this run, per (account, key): what their children read
         self.parent_rows: dict[str, dict] = {}
         self.audit = Audit()  # every completed window's counts, for sync_audit
@@ -130,15 +131,28 @@ class TapNXCloud(Tap):
 
     def load_streams(self) -> list[WindowedStream | AuditStream]:
         """The registry's order, not the SDK's by name: a parent stream syncs before its child
-        (ai_agent_tasks before ai_agent_calls), which reads the rows the parent found."""
-        return self.discover_streams()
+        (ai_agent_tasks before ai_agent_calls), which reads the rows the parent found. A sync
+        takes the paced streams (voice, SIP) last: they read from the start (ahead.py), so the
+        others are read while they pause."""
+        streams = self.discover_streams()
+        if self._syncing:
+            streams.sort(key=lambda s: isinstance(s, AuditStream) * 2 + (
+                isinstance(s, WindowedStream) and bool(s.spec.min_interval)))
+        return streams
 
     def sync_all(self) -> None:
         """Prove the credentials first, then sync: a refused key ends a one-account run in
         seconds, not after the other streams have synced; with `accounts`, a refused account
         is left out and every other one read, and the run ends with one line per failure."""
         refused = self.preflight()
-        super().sync_all()
+        for stream in self.api_streams:
+            if stream.reads_ahead:
+                stream.start_ahead()
+        try:
+            super().sync_all()
+        finally:  # a failure or a signal before their turn: stop them
+            for stream in list(self.ahead):
+                stream.stop_ahead()
         failures = [error for stream in self.api_streams for _, error in stream.failures
                     if id(error) not in refused]
         lines = [*together(refused.values()), *map(str, failures)]
@@ -188,7 +202,7 @@ class TapNXCloud(Tap):
         # stdout, and a second write from the handler would fail as reentrant. Stop the workers;
         # the sync stops at the next page boundary and the CLI writes the final state.
         self.terminating = signum
-        for stream in list(self.active_streams):
+        for stream in [*self.active_streams, *self.ahead]:
             stream.cancel.set()
         if not self.active_streams:  # not reading any window: nothing to wait for
             raise Interrupted(self, signum)

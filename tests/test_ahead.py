@@ -1,0 +1,179 @@
+"""A paced stream (voice, SIP) reads from the run's start, while the other streams are read, and
+emits at its turn (tap_nxcloud/ahead.py): the spool's own behaviour, then end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import signal
+import threading
+import time
+
+import pytest
+
+from nxcloud_double import ApiDouble, Faults
+from tap_nxcloud.ahead import Ahead
+from tap_nxcloud.errors import ApiError
+from tap_nxcloud.scheduler import DONE, ROUND, ROWS, WINDOW, Cancelled
+
+from .conftest import (
+    after_records,
+    assert_rows_exact,
+    interrupt,
+    key_of,
+    load_stream,
+    recent_range,
+    run_tap,
+    stream_config,
+    want_records,
+)
+
+HARD = [{"a": 0.1, "b": 1e300, "c": 2**62, "d": "é\u2028\x00\U0001f600", "e": None,
+         "f": {"g": [1, "2", -0.0]}, "h": True}]
+
+
+def _never() -> bool:
+    return False
+
+
+@pytest.mark.unit
+def test_events_come_back_in_order_and_pages_exactly():
+    key = object()  # a lane: handed back as the same object
+    events = [(ROWS, key, HARD), (ROWS, key, [{"n": i} for i in range(500)]),
+              (WINDOW, key, "w1", 501), (ROUND,), (DONE, key)]
+    ahead = Ahead("t", iter(events), _never)
+    got = list(ahead.take())
+    assert got == events
+    assert all(g[1] is key for g in got if len(g) > 1)
+    assert repr(got[0][2]) == repr(HARD)  # -0.0, the float's digits, the key order
+
+
+@pytest.mark.unit
+def test_an_error_comes_in_its_place():
+    def events():
+        yield (ROWS, None, [{"n": 1}])
+        raise ApiError("sip_cdrs: refused")
+
+    ahead = Ahead("t", events(), _never)
+    taken = ahead.take()
+    assert next(taken) == (ROWS, None, [{"n": 1}])
+    with pytest.raises(ApiError, match="refused"):
+        next(taken)
+
+
+@pytest.mark.unit
+def test_the_spool_is_bounded_then_the_turn_reads_on():
+    pulled = [0]
+
+    def events():
+        for i in range(10_000):
+            pulled[0] += 1
+            yield (ROWS, None, [{"n": i, "pad": "x" * 100}])
+
+    ahead = Ahead("t", events(), _never, limit=20_000)
+    time.sleep(0.3)
+    held = pulled[0]
+    time.sleep(0.2)
+    assert pulled[0] == held < 300  # paused at the limit, not reading on
+    assert 20_000 <= ahead.spooled_bytes < 21_000
+    got = [e[2][0]["n"] for e in ahead.take()]
+    assert got == list(range(10_000))
+
+
+@pytest.mark.unit
+def test_close_stops_the_reading_and_a_signal_the_replay():
+    stop = threading.Event()
+
+    def events():
+        while not stop.is_set():
+            time.sleep(0.01)
+            yield (ROWS, None, [{"n": 1}])
+        raise Cancelled
+
+    ahead = Ahead("t", events(), _never)
+    time.sleep(0.1)
+    stop.set()  # what the stream's cancel event does to the scheduler
+    ahead.close()
+    assert not any(t.name == "nxcloud-ahead-t" for t in threading.enumerate())
+
+    ahead = Ahead("t", iter([(ROWS, None, [{"n": 1}])] * 3), lambda: True)
+    with pytest.raises(Cancelled):
+        next(ahead.take())
+
+
+# --- end to end ----------------------------------------------------------------------------
+SPAN = (recent_range()[1] - dt.timedelta(days=3), recent_range()[1])  # SIP: four windows
+
+
+def _two_streams(double: ApiDouble, **extra) -> dict:
+    load_stream(double, "sip_cdrs", 60, seed=3, span=SPAN)
+    load_stream(double, "cc_cdrs", 5000, seed=4, span=SPAN)
+    return {**stream_config(double.url, double, "sip_cdrs", SPAN),
+            **{k: v for k, v in stream_config(double.url, double, "cc_cdrs", SPAN).items()
+               if k.startswith("cc_")},
+            "_select": ["sip_cdrs", "cc_cdrs"], "max_workers": 1, "window_target_rows": 200,
+            **extra}
+
+
+def test_a_paced_stream_is_read_while_the_others_are(double, tmp_path):
+    double.latency_ms = 80
+    run = run_tap(_two_streams(double), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    sip = [e["at"] for e in double.requests("sip_cdrs")]
+    cc = [e["at"] for e in double.requests("cc_cdrs")]
+    assert len(sip) >= 4 and len(cc) >= 50
+    assert min(sip) < max(cc) - 4  # SIP's pauses overlapped cc's reading
+    assert min(b - a for a, b in itertools.pairwise(sip)) >= 2.0
+    for stream in ("sip_cdrs", "cc_cdrs"):
+        assert_rows_exact(run, double, stream, SPAN)
+    # records still go out stream by stream, the paced one at its turn (last)
+    order = [m["stream"] for m in run.messages if m["type"] == "RECORD"]
+    assert order == sorted(order, key=["cc_cdrs", "sip_cdrs"].index)
+    assert run.states[-1]["bookmarks"]["sip_cdrs"]["replication_key_value"] >= "20"
+
+
+def test_a_run_killed_before_the_paced_streams_turn_resumes_exactly(double, tmp_path):
+    double.latency_ms = 30
+    config = _two_streams(double)
+    _, messages, _ = interrupt(config, tmp_path, after_records(1500))
+    assert not any(m["type"] == "RECORD" and m["stream"] == "sip_cdrs" for m in messages)
+    assert len(double.requests("sip_cdrs")) >= 1  # it was reading ahead
+    last = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    assert not last["bookmarks"].get("sip_cdrs", {}).get("replication_key_value")
+    second = run_tap(config, tmp_path, state=last)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert_rows_exact(second, double, "sip_cdrs", SPAN)
+    first = {key_of("cc_cdrs", m["record"]) for m in messages
+             if m["type"] == "RECORD" and m["stream"] == "cc_cdrs"}
+    again = {key_of("cc_cdrs", r) for r in second.records("cc_cdrs")}
+    assert first | again == set(want_records(double, "cc_cdrs", SPAN))
+
+
+def test_a_signal_before_its_turn_stops_the_paced_stream_at_once(double, tmp_path):
+    double.latency_ms = 30
+    config = _two_streams(double)
+    started = time.monotonic()
+    code, messages, stderr = interrupt(config, tmp_path, after_records(300), signal.SIGTERM)
+    assert time.monotonic() - started < 6  # not SIP's four paced windows
+    assert code != 0 and "Interrupted by signal 15" in stderr
+    assert messages[-1]["type"] == "STATE"
+    assert not any(m["type"] == "RECORD" and m["stream"] == "sip_cdrs" for m in messages)
+    assert "Traceback" not in stderr
+
+
+def test_a_failure_before_its_turn_stops_the_paced_stream_at_once(double, tmp_path):
+    double.latency_ms = 30
+    config = _two_streams(double)
+
+    def refuse_later(stream, params, n):
+        if stream == "cc_cdrs" and n == 3:  # cc's next request gets a fatal vendor code
+            double.set_faults(Faults(script=["code:41000"] * 3))
+    double.on_request = refuse_later
+    started = time.monotonic()
+    run = run_tap(config, tmp_path)
+    assert time.monotonic() - started < 6
+    assert run.returncode == 1
+    last = [line for line in run.stderr.splitlines() if line.strip()][-1]
+    assert "cc_cdrs" in last and "41000" in last, last
+    assert run.records("sip_cdrs") == []
+    assert "Traceback" not in run.stderr
