@@ -178,7 +178,7 @@ class TapNXCloud(Tap):
             return {}
         failures: list[tuple] = []
         with ThreadPoolExecutor(min(16, len(lanes)), thread_name_prefix="nxcloud-probe") as pool:
-            futures = [(lane, pool.submit(lane.probe, True)) for lane in lanes]
+            futures = [(lane, pool.submit(_probe, lane)) for lane in lanes]
             for lane, future in futures:
                 try:
                     future.result()
@@ -191,8 +191,6 @@ class TapNXCloud(Tap):
             raise ApiError(last)
         for lane, exc in failures:
             lane.stream.drop(lane, exc)
-        for lane in lanes:  # their connections until their stream's turn: none
-            lane.client.close()
         return {id(exc): (lane, exc) for lane, exc in failures}
 
     terminating = 0
@@ -236,6 +234,15 @@ class TapNXCloud(Tap):
                     tap.logger.info("OK %s%s: the API accepted the credentials", stream.name,
                                     who)
         ctx.exit(1 if failed else 0)
+
+
+def _probe(lane) -> None:
+    """A lane's credential check, its connection closed at once: held until the stream's turn,
+    2 200 idle connections (200 accounts) cost 40 MB of peak memory."""
+    try:
+        lane.probe(True)
+    finally:
+        lane.client.close()
 
 
 def together(refusals) -> list[str]:
