@@ -41,7 +41,7 @@ class Ahead:
         self._interrupted = interrupted
         self._limit = limit
         self._file = tempfile.TemporaryFile(prefix="tap-nxcloud-")  # noqa: SIM115 (closed by take/close)
-        self._log: deque[tuple] = deque()  # events; a page as (ROWS, key, offset, length)
+        self._log: deque[tuple] = deque()  # events; a page as (ROWS, key, offset, length, lines)
         self._size = 0
         self._error: BaseException | None = None
         self._ended = False  # `events` is exhausted
@@ -71,9 +71,11 @@ class Ahead:
                 self._error = exc.with_traceback(None)
                 return
             if event[0] == ROWS:
-                data = _encode(event[2])
+                page = event[2]
+                lines = bool(page) and isinstance(page[0], bytes)  # rows encoded already
+                data = b"\n".join(page) if lines else _encode(page)  # JSON has no raw newline
                 self._file.write(data)
-                self._log.append((ROWS, event[1], self._size, len(data)))
+                self._log.append((ROWS, event[1], self._size, len(data), lines))
                 self._size += len(data)
             else:
                 self._log.append(event)
@@ -96,7 +98,8 @@ class Ahead:
                     raise Cancelled
                 event = self._log.popleft()
                 if event[0] == ROWS:
-                    yield (ROWS, event[1], _decode(self._file.read(event[3])))
+                    data = self._file.read(event[3])
+                    yield (ROWS, event[1], data.split(b"\n") if event[4] else _decode(data))
                 else:
                     yield event
         finally:

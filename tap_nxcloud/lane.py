@@ -88,6 +88,13 @@ class Lane:
     """`partition`: the lane's own state context beside its account's (a child stream's parent
     key, {"taskId": ...}); `since`: where a child's range starts (its parent row's time)."""
 
+    # slots: 200 accounts are 2 600 lanes, and a child stream's a lane per parent row
+    __slots__ = ("_kept_partition", "_lock", "_primed", "_request", "_start",
+                 "_statement", "_unreadable", "_unreadable_first", "account", "added", "client",
+                 "clock", "context", "held_at", "label", "name", "open_floor", "parent_open",
+                 "partition", "reader", "rows", "settings", "shape", "since", "spec", "stream",
+                 "tallies", "when", "where_prefix", "windows")
+
     def __init__(self, stream, account: Account, partition: dict | None = None,
                  since: dt.datetime | None = None, client: Client | None = None) -> None:
         self.stream = stream

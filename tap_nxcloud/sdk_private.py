@@ -25,6 +25,8 @@ TAP_OVERRIDES = {
 # Private methods called (name -> parameters beyond self) and attributes read, on a Stream.
 STREAM_CALLS = {"_write_state_message": ()}
 STREAM_ATTRIBUTES = ("_tap",)
+# Set on the tap: the writer its streams' STATE messages go through (Tap.state_writer reads it).
+TAP_ATTRIBUTES = ("_state_writer",)
 # An undocumented attribute of the stream's state manager, set as the SDK's own writer does.
 STATE_MANAGER_ATTRIBUTES = ("is_flushed",)
 # Logged by Stream.sync (level ERROR) for any exception, before the tap's own one line.
@@ -34,6 +36,12 @@ SDK_UNHANDLED = "An unhandled error occurred while syncing"
 def tap_of(stream):
     """The tap a stream belongs to."""
     return stream._tap
+
+
+def use_state_writer(tap, writer) -> None:
+    """The tap's STATE writer (the SDK's keeps a deep copy of the last state it wrote, to skip
+    an equal one: with 200 accounts, megabytes of dicts copied at every STATE)."""
+    tap._state_writer = writer
 
 
 def write_state(stream) -> None:

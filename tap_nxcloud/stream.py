@@ -27,7 +27,7 @@ from .sdk_private import DirectRecords, one_error_line, tap_of, write_state
 from .settings import Settings
 from .spec import StreamSpec
 from .streams import STREAMS
-from .writer import check_output
+from .writer import check_output, encoded_pages
 
 MAX_THREADS = 64
 
@@ -204,17 +204,21 @@ class WindowedStream(DirectRecords, Stream):
         # rate-limited streams read their windows in order: fetching ahead of the pacing wins
         # nothing, and a kill then re-reads one window, not the ones fetched ahead
         workers = 1 if self.spec.min_interval else s.workers
+        self._prepare_direct_writes()
+        # rows as the lines they will be (a parent's rows are read for its children's keys)
+        encoded = self._direct and not self.children
         works = []
         for lane in self.lanes:
+            pages_of = encoded_pages(lane.pages) if encoded else lane.pages
             if not self.spec.windowed:
-                works.append(LaneWork(lane, lane.planner(0, 1), lane.pages, 1))
+                works.append(LaneWork(lane, lane.planner(0, 1), pages_of, 1))
                 continue
             first, last = lane.ticks()
             _, why = lane.starting_point()
             if len(self.lanes) <= 20 or self.logger.isEnabledFor(logging.DEBUG):
                 self.logger.info("%s: %sreading %s to %s (%s)", self.name, lane.where_prefix,
                                  self.clock.label(first), self.clock.label(last), why)
-            works.append(LaneWork(lane, lane.planner(first, last), lane.pages, workers))
+            works.append(LaneWork(lane, lane.planner(first, last), pages_of, workers))
         if len(self.lanes) > 20:
             self.logger.info("%s: reading %d accounts (or partitions) side by side", self.name,
                              len(self.lanes))
@@ -264,7 +268,6 @@ class WindowedStream(DirectRecords, Stream):
         else:
             self.cancel.clear()
             events = self._events()
-        self._prepare_direct_writes()
         tap.active_streams.add(self)
         rows = windows = 0
         started = noted = time.monotonic()

@@ -22,10 +22,11 @@ from .audit import Audit, AuditStream
 from .clock import SettingError, parse_bookmark
 from .errors import ApiError, Interrupted, Reported, StateError, TapError
 from .http import cut
+from .sdk_private import use_state_writer
 from .settings import SCHEMA, parse
 from .stream import WindowedStream
 from .streams import BY_NAME, STREAMS
-from .writer import BufferedWriter
+from .writer import BufferedWriter, StateWriter
 
 # lets --discover build stream objects from an incomplete config; never used to send a request
 _PLACEHOLDER = {"start_date": "2000-01-01", **{name: "-" for spec in STREAMS
@@ -53,6 +54,7 @@ class TapNXCloud(Tap):
         self.parent_rows: dict[str, dict] = {}
         self.audit = Audit()  # every completed window's counts, for sync_audit
         super().__init__(*args, **kwargs)
+        use_state_writer(self, StateWriter(self.message_writer))
 
     @classmethod
     def invoke(cls, *, state: IO[str] | None = None, **kwargs) -> None:

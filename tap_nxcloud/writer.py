@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import io
 import os
 import select
 import sys
-from typing import NoReturn
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib import StateMessage
 from singer_sdk.singerlib.encoding.simple import RecordMessage
 
 from .errors import OutputClosed
@@ -96,10 +99,51 @@ class BufferedWriter(MsgSpecWriter):
         except _GONE:
             output_closed()
 
-    def write_record(self, prefix: bytes, record: dict, suffix: bytes) -> None:
-        """A RECORD line from pre-encoded parts: `{"type":"RECORD","stream":...,"record":` and
-        `,"time_extracted":...}` around the record, as the SDK's message would serialize."""
+    def write_line(self, line: bytes | bytearray) -> None:
+        """An encoded message, flushed (a STATE)."""
+        out = self._stream()
         try:
-            self._stream().write(prefix + _encode(record) + suffix)
+            out.write(line)
+            out.flush()
         except _GONE:
             output_closed()
+
+    def write_record(self, prefix: bytes, record: dict | bytes, suffix: bytes) -> None:
+        """A RECORD line from pre-encoded parts: `{"type":"RECORD","stream":...,"record":` and
+        `,"time_extracted":...}` around the record (a dict, or already encoded: `encoded_pages`),
+        as the SDK's message would serialize."""
+        try:
+            body = record if isinstance(record, bytes) else _encode(record)
+            self._stream().write(prefix + body + suffix)
+        except _GONE:
+            output_closed()
+
+
+def encoded_pages(pages_of: Callable[[Any], Iterator[list[dict]]],
+                  ) -> Callable[[Any], Iterator[list[bytes]]]:
+    """Pages whose rows are encoded as they will be written, when fetched: rows waiting for
+    their turn (a stream's budget of them, full whenever the fetching outpaces the writing)
+    take a fifth of the memory of the dicts (200 accounts' SMS: 23 MB of dicts)."""
+    def pages(window):
+        for page in pages_of(window):
+            yield [_encode(row) for row in page]
+    return pages
+
+
+class StateWriter:
+    """Writes a STATE message unless it is the one last written, compared by a digest of its
+    encoded line: the SDK's writer compares against a deep copy of the last state, which for
+    200 accounts is megabytes of dicts copied at every STATE."""
+
+    def __init__(self, writer: BufferedWriter) -> None:
+        self._writer = writer
+        self._last: bytes | None = None
+
+    def write_state(self, state: dict) -> None:
+        # the SDK's msgspec writer encodes every message into one shared bytearray: digest it
+        # now, write it before anything else is encoded
+        line = self._writer.format_message(StateMessage(value=state))
+        digest = hashlib.blake2b(line, digest_size=16).digest()
+        if digest != self._last:
+            self._writer.write_line(line)
+            self._last = digest

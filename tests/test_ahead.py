@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 
+import msgspec
 import pytest
 
 from nxcloud_double import ApiDouble, Faults
@@ -39,8 +40,9 @@ def _never() -> bool:
 @pytest.mark.unit
 def test_events_come_back_in_order_and_pages_exactly():
     key = object()  # a lane: handed back as the same object
-    events = [(ROWS, key, HARD), (ROWS, key, [{"n": i} for i in range(500)]),
-              (WINDOW, key, "w1", 501), (ROUND,), (DONE, key)]
+    lines = [msgspec.json.encode(row) for row in [*HARD, {"t": "a\nb\r"}, {}]]
+    events = [(ROWS, key, HARD), (ROWS, key, [{"n": i} for i in range(500)]), (ROWS, key, []),
+              (ROWS, key, lines), (WINDOW, key, "w1", 504), (ROUND,), (DONE, key)]
     ahead = Ahead("t", iter(events), _never)
     got = list(ahead.take())
     assert got == events

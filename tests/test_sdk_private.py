@@ -43,6 +43,7 @@ def test_each_private_call_and_attribute_still_exists_upstream(loaded):
         STATE_MANAGER_ATTRIBUTES,
         STREAM_ATTRIBUTES,
         STREAM_CALLS,
+        TAP_ATTRIBUTES,
     )
 
     from .conftest import config_for
@@ -50,7 +51,15 @@ def test_each_private_call_and_attribute_still_exists_upstream(loaded):
         upstream = getattr(Stream, name, None)
         assert upstream is not None, f"singer-sdk no longer has Stream.{name}"
         assert [p for p in inspect.signature(upstream).parameters if p != "self"] == list(params)
-    stream = next(iter(TapNXCloud(config=config_for(loaded)).streams.values()))
+    tap = TapNXCloud(config=config_for(loaded))
+    stream = next(iter(tap.streams.values()))
+    plain = _PlainTap(config={})
+    for name in TAP_ATTRIBUTES:
+        assert name in vars(plain), f"singer-sdk taps no longer set {name}"
+    # the SDK's streams write their STATE through it, as the tap's property hands it out
+    assert plain.state_writer is vars(plain)["_state_writer"]
+    assert tap.state_writer is vars(tap)["_state_writer"]
+    assert "state_writer.write_state(" in inspect.getsource(Stream._write_state_message)
     for name in STREAM_ATTRIBUTES:
         assert name in vars(stream), f"singer-sdk streams no longer set {name}"
     for name in STATE_MANAGER_ATTRIBUTES:

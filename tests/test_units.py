@@ -413,3 +413,32 @@ def test_the_tap_registers_every_products_secret_for_scrubbing():
         line = redact.scrub(f"raw {secret}, form body secretkey={quote_plus(secret)}, "
                             f"query {quote(secret, safe='')}")
         assert "s3cret" not in line, (name, line)
+
+
+def test_state_writer_skips_only_the_state_last_written():
+    """STATE lines compared as encoded (the SDK's msgspec writer reuses one buffer for every
+    message, so the line must be copied before it is kept)."""
+    import io
+    import sys
+
+    from tap_nxcloud.writer import BufferedWriter, StateWriter
+
+    out = io.BytesIO()
+    stdout = sys.stdout
+    sys.stdout = io.TextIOWrapper(out)
+    try:
+        writer = StateWriter(BufferedWriter())
+        state = {"bookmarks": {"sip_cdrs": {"replication_key_value": "a"}}}
+        writer.write_state(state)
+        writer.write_state(state)  # the same: skipped
+        state["bookmarks"]["sip_cdrs"]["replication_key_value"] = "b"  # moved in place
+        writer.write_state(state)
+        writer.write_state({"bookmarks": {}})
+        writer.write_state({"bookmarks": {}})
+        sys.stdout.flush()
+    finally:
+        sys.stdout = stdout
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [m["value"] for m in lines] == [
+        {"bookmarks": {"sip_cdrs": {"replication_key_value": "a"}}},
+        {"bookmarks": {"sip_cdrs": {"replication_key_value": "b"}}}, {"bookmarks": {}}]
