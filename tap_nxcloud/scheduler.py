@@ -14,6 +14,7 @@ Threads fetch pages, never more than:
   windows of later rounds (fetched ahead) may use half of it, so the current round always has
   room and the consumer, which drains the current round, can never wait on itself;
 - two waiting pages per window;
+- half the budget in pages being fetched (at least one page);
 - `workers` windows of one lane at once, and `parallel_lanes` lanes at once.
 A thread fetches one page and lets go, so no thread ever waits holding a window: the current
 round's windows always find one (they come first).
@@ -92,6 +93,7 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
     live = list(state)  # lanes that may still have windows to fetch (pick's scan)
     busy_set: set[_Lane] = set()  # lanes with a window being fetched now
     held = [0]  # rows queued or reserved for fetches in flight, all lanes
+    flying = [0]  # rows reserved for fetches in flight
     current = [0]  # the round being emitted
     busy_lanes = [0]
     stop = [False]
@@ -117,6 +119,11 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
         if lane.busy == 0 and busy_lanes[0] >= parallel_lanes:
             return False
         limit = budget_rows if w.round <= current[0] else budget_rows // 2
+        # pages being fetched: at most half the budget (one at least). Each is decoded and
+        # shaped at once, several times its rows' final size: 8 accounts' SMS pages of 999
+        # rows at once cost 11 MB more than 4 (one account's 4 workers are within it)
+        if flying[0] and flying[0] + page_rows > budget_rows // 2:
+            return False
         return held[0] < limit
 
     def pick() -> _Window | None:
@@ -124,6 +131,8 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
         round in lane order is the best there can be (no window of an earlier round is left),
         so the scan stops there: with a thousand lanes (a child's tasks) every worker's pick
         would otherwise look at all of them."""
+        if flying[0] and flying[0] + page_rows > budget_rows // 2:
+            return None  # no window may start now: do not scan the lanes for one
         best, dead = None, 0
         # at the limit of lanes at once, only the busy ones may take another window
         full = busy_lanes[0] >= parallel_lanes
@@ -166,6 +175,7 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
                     busy_lanes[0] += 1
                     busy_set.add(w.lane)
                 held[0] += page_rows
+                flying[0] += page_rows
             page, failure = None, None
             try:
                 if w.source is None:
@@ -180,6 +190,7 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
                     busy_lanes[0] -= 1
                     busy_set.discard(w.lane)
                 held[0] += (len(page) if page else 0) - page_rows
+                flying[0] -= page_rows
                 if failure is not None:
                     w.failure = failure
                 elif page is None:
