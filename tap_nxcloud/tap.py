@@ -176,6 +176,9 @@ class TapNXCloud(Tap):
         named = self.settings.named
         lanes = [lane for s in self.api_streams if s.selected for lane in s.lanes
                  if not (named and s.spec.min_interval)]
+        # paced streams' answers first, while the kept answers' budget has room: asking again
+        # would cost them a paced request (they sync last, so they come last in the streams)
+        lanes.sort(key=lambda lane: not lane.spec.min_interval)
         if not lanes:
             return {}
         failures = _probe_all(lanes, threads=16)
