@@ -240,11 +240,18 @@ def test_rows_arriving_while_a_day_is_paged_come_once(double, tmp_path):
     """Rows land before the current offset while page 2 is read: nothing lost, nothing twice."""
     streams = ("sms_cdrs", "did_cdrs")
     fill_new(double, 2500, seed=4, streams=streams)
-    inserted = {"sms_cdrs": [], "did_cdrs": []}
     day = START.strftime(WALL)
+    # the first day holds several pages whatever the hour: 2 500 rows over the days so far
+    # alone left it about 1 000 rows (one page of 999, or two) near noon in Shanghai
+    double.sms.add(sms_rows(1200, seed=6, start=day, span_seconds=80_000, prefix="day1"))
+    double.did.add(did_rows(1200, seed=6, start=day, span_seconds=80_000, first_id=4 * 10**6))
+    inserted = {"sms_cdrs": [], "did_cdrs": []}
+    first_day = {"sms_cdrs": START.strftime("%Y%m%d"), "did_cdrs": START.date().isoformat()}
 
     def on_request(stream, params, n):
-        if stream in inserted and str(params.get("page")) == "2" and not inserted[stream]:
+        # rows land in the first day while its page 2 is asked for
+        if stream in inserted and str(params.get("page")) == "2" and not inserted[stream] \
+                and str(params.get("date")) == first_day[stream]:
             if stream == "sms_cdrs":
                 rows = sms_rows(5, seed=77, start=day, span_seconds=60, prefix="mid")
                 double.sms.add(rows)
@@ -255,13 +262,13 @@ def test_rows_arriving_while_a_day_is_paged_come_once(double, tmp_path):
     double.on_request = on_request
     run = run_tap(new_config(double, streams), tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    first_day = {"sms_cdrs": START.strftime("%Y%m%d"), "did_cdrs": START.date().isoformat()}
     for stream in streams:
         assert inserted[stream], f"{stream}: no page 2 was asked for"
         assert_exact(run, double, stream)
         # after the insert (at its page 2), the shifted day was read again from page 1, once
         log = double.requests(stream)
-        insert = next(i for i, e in enumerate(log) if str(e["params"]["page"]) == "2")
+        insert = next(i for i, e in enumerate(log) if str(e["params"]["page"]) == "2"
+                      and e["params"]["date"] == first_day[stream])
         again = [e for e in log[insert:] if str(e["params"]["page"]) == "1"
                  and e["params"]["date"] == first_day[stream]]
         assert len(again) == 1, stream
