@@ -295,21 +295,24 @@ class Lane:
                 or self._statement is False):
             return  # the day is not over (both counts still move), or no statement to read
         name, field = self.spec.statement
-        if self._statement is None:
-            reader = types.SimpleNamespace(spec=BY_NAME[name], settings=self.settings,
-                                           clock=self.clock, cancel=self.stream.cancel,
-                                           shape=None, logger=self.stream.logger)
-            self._statement = Lane(reader, self.account, client=self.client)
-        statement = self._statement  # windows of several workers share it
+        with self._lock:  # windows of several workers share it
+            if self._statement is None:
+                reader = types.SimpleNamespace(spec=BY_NAME[name], settings=self.settings,
+                                               clock=self.clock, cancel=self.stream.cancel,
+                                               shape=None, logger=self.stream.logger)
+                self._statement = Lane(reader, self.account, client=self.client)
+            statement = self._statement
         if statement is False:
             return
         try:
             rows, _ = statement.fetch(statement.first_params(window),
                                       f"{where}: its statement ({name})", tally)
         except TapError as exc:  # the records are read all the same: say so, once
-            self._statement = False
-            self._warn(f"the statement ({name}) could not be read, so days are not reconciled "
-                       f"this run: {cut(str(exc), 300)}")
+            with self._lock:  # two days refused at once (two workers) still warn once
+                first, self._statement = self._statement is not False, False
+            if first:
+                self._warn(f"the statement ({name}) could not be read, so days are not "
+                           f"reconciled this run: {cut(str(exc), 300)}")
             return
         value = rows[0].get(field) if len(rows) == 1 else None
         if isinstance(value, str) and value.strip().isdigit():
