@@ -245,8 +245,11 @@ class WindowedStream(DirectRecords, Stream):
                                 lambda: bool(tap_of(self).terminating))
         except OSError as exc:  # no temporary file: read at its turn, as any other stream
             self.logger.info("%s: not read ahead (%s)", self.name, exc)
-        else:
-            tap_of(self).ahead.add(self)
+
+    @property
+    def reading_ahead(self) -> bool:
+        """Reading before its turn, which has not come yet."""
+        return self._ahead is not None
 
     def stop_ahead(self) -> None:
         """The run ended before this stream's turn."""
@@ -263,7 +266,6 @@ class WindowedStream(DirectRecords, Stream):
         s = self.settings
         tap = tap_of(self)
         if self._ahead is not None:  # its reading began with the run: what it read, then on
-            tap.ahead.discard(self)
             events, self._ahead = self._ahead.take(), None
         else:
             self.cancel.clear()

@@ -49,7 +49,6 @@ class TapNXCloud(Tap):
 
     def __init__(self, *args, **kwargs) -> None:
         self.active_streams: set[WindowedStream] = set()
-        self.ahead: set[WindowedStream] = set()  # reading before their turn (ahead.py)
         # parent streams' rows read this run, per (account, key): what their children read
         self.parent_rows: dict[str, dict] = {}
         self.audit = Audit()  # every completed window's counts, for sync_audit
@@ -153,7 +152,7 @@ class TapNXCloud(Tap):
         try:
             super().sync_all()
         finally:  # a failure or a signal before their turn: stop them
-            for stream in list(self.ahead):
+            for stream in self.api_streams:
                 stream.stop_ahead()
         failures = [error for stream in self.api_streams for _, error in stream.failures
                     if id(error) not in refused]
@@ -198,7 +197,7 @@ class TapNXCloud(Tap):
         # stdout, and a second write from the handler would fail as reentrant. Stop the workers;
         # the sync stops at the next page boundary and the CLI writes the final state.
         self.terminating = signum
-        for stream in [*self.active_streams, *self.ahead]:
+        for stream in [*self.active_streams, *(s for s in self.api_streams if s.reading_ahead)]:
             stream.cancel.set()
         if not self.active_streams:  # not reading any window: nothing to wait for
             raise Interrupted(self, signum)
