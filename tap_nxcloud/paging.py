@@ -1,14 +1,18 @@
-"""Reading one window to its end, page by page: the two paging schemes NXCloud APIs use.
+"""Reading one query to its end, page by page: the paging kinds NXCloud APIs use, each a class
+that knows its first request, its next page, its end and its credential-check request.
 
-Both must prove progress: an API that ignores its paging parameters, or whose pages never end,
-ends the window with one line (PagingError) instead of a loop or rows emitted twice.
+A kind reads a query through a `Source` (the query's own parameters, a fetch that adds the
+page's, how rows are told apart and timed). Every kind must prove progress: an API that ignores
+its paging parameters, or whose pages never end, ends the window with one line (PagingError)
+instead of a loop or rows emitted twice. A new kind is one class here (see `Cursor`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Hashable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .clock import WALL_FORMAT
 
@@ -20,6 +24,16 @@ MAX_PAGES = 100_000  # of one query: ten million contact-center rows in one wind
 
 class PagingError(Exception):
     """The API's pages do not add up; the message says how (the stream adds where)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One answer: its rows, the total the API states for the query (None: not stated), and
+    the cursor of the page after it (cursor paging; None: not stated, or the last page)."""
+
+    rows: list[dict]
+    total: int | None = None
+    cursor: str | None = None
 
 
 @dataclass
@@ -34,6 +48,21 @@ class Count:
     def differs(self) -> bool:
         """The API's own count and the rows it returned disagree, with nothing moving."""
         return not self.shifted and self.api_total is not None and self.rows != self.api_total
+
+
+@dataclass
+class Source:
+    """One query as a paging kind reads it. `fetch(extra)` sends the query's `params` with the
+    page's `extra` parameters; `identity(row)` tells rows apart; `when(row)` is the row's time
+    as windows compare it (keyset paging pages on it); `count` is filled for reconciliation."""
+
+    fetch: Callable[[dict], Page]
+    params: dict
+    identity: Callable[[dict], Hashable]
+    warn: Callable[[str], None]
+    key: str = "id"  # the first primary key (keyset paging drops a second's repeats by it)
+    when: Callable[[dict], Any] = lambda row: None
+    count: Count = field(default_factory=Count)
 
 
 def keyset_pages(fetch: Callable[[str, str], list[dict]], start: str, end: str,
@@ -156,3 +185,129 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
     if shifted:
         warn(f"rows kept shifting between pages over {MAX_PASSES} reads of the same query; "
              "rows that arrived meanwhile are read by the next run (lookback)")
+
+
+# --- the kinds ------------------------------------------------------------------------------
+class Paging:
+    """A paging kind. `size`: rows a page (what the scheduler budgets a fetch at)."""
+
+    size: int
+
+    @property
+    def counts(self) -> bool:
+        """Whether a read fills `Source.count` (the API states a total to compare with)."""
+        return False
+
+    def first_params(self) -> dict:
+        """The page parameters of a query's first request."""
+        return {}
+
+    def probe_params(self) -> dict:
+        """The first request's page parameters when only the credentials are being proven."""
+        return self.first_params()
+
+    def read(self, source: Source) -> Iterator[list[dict]]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Keyset(Paging):
+    """Flash calls: no paging parameters; call again from the last row's second (see
+    keyset_pages). The query's `start` and `end` are the keys moved."""
+
+    size: int = FLASH_PAGE
+
+    def read(self, source: Source) -> Iterator[list[dict]]:
+        def since(start: str, end: str) -> list[dict]:
+            return source.fetch({"start": start, "end": end}).rows
+        return keyset_pages(since, source.params["start"], source.params["end"], source.warn,
+                            self.size, source.when, source.key)
+
+
+@dataclass(frozen=True)
+class Offset(Paging):
+    """page/size paging (see offset_pages); `totals`: the API returns the row count;
+    `min_size`: the smallest page it takes (a credential check asks for it)."""
+
+    size: int
+    page_param: str = "page"
+    size_param: str = "page_size"
+    totals: bool = True
+    min_size: int = 1
+
+    @property
+    def counts(self) -> bool:
+        return True
+
+    def first_params(self) -> dict:
+        return {self.page_param: 1, self.size_param: self.size}
+
+    def probe_params(self) -> dict:
+        return {self.page_param: 1, self.size_param: self.min_size}
+
+    def read(self, source: Source) -> Iterator[list[dict]]:
+        def fetch(page: int) -> tuple[list[dict], int | None]:
+            answer = source.fetch({self.page_param: page, self.size_param: self.size})
+            return answer.rows, answer.total
+        return offset_pages(fetch, self.size, source.identity, source.warn, source.count)
+
+
+@dataclass(frozen=True)
+class Single(Paging):
+    """One request a window (or a run), no paging: a daily statement, a balance."""
+
+    size: int = 1
+
+    def read(self, source: Source) -> Iterator[list[dict]]:
+        yield source.fetch({}).rows
+
+
+@dataclass(frozen=True)
+class Cursor(Paging):
+    """Cursor paging (WhatsApp templates): `limit` rows a page, the next page asked `after`
+    the cursor the previous answer gave (`paging.cursors.after`). Cursors are opaque: the
+    only proof of progress is that none comes twice; the end is an answer without one (or
+    with no rows)."""
+
+    size: int
+    limit_param: str = "limit"
+    after_param: str = "after"
+
+    def first_params(self) -> dict:
+        return {self.limit_param: self.size}
+
+    def probe_params(self) -> dict:
+        return {self.limit_param: 1}
+
+    def read(self, source: Source) -> Iterator[list[dict]]:
+        return cursor_pages(source, self)
+
+
+def cursor_pages(source: Source, kind: Cursor) -> Iterator[list[dict]]:
+    seen_cursors: set[str] = set()
+    seen_rows: set[int] = set()
+    after: str | None = None
+    for _ in range(MAX_PAGES):
+        extra = {kind.limit_param: kind.size}
+        if after is not None:
+            extra[kind.after_param] = after
+        answer = source.fetch(extra)
+        if len(answer.rows) > kind.size:
+            raise PagingError(f"the API returned {len(answer.rows)} rows, more than the "
+                              f"{kind.size} asked: it ignores {kind.limit_param}")
+        fresh = []
+        for row in answer.rows:
+            key = hash(source.identity(row))
+            if key not in seen_rows:  # a row repeated on a later page: once
+                seen_rows.add(key)
+                fresh.append(row)
+        if fresh:
+            yield fresh
+        after = answer.cursor
+        if not answer.rows or not after:
+            source.count.rows = len(seen_rows)
+            return
+        if after in seen_cursors:
+            raise PagingError(f"the cursor {after[:40]!r} came twice: the API's pages loop")
+        seen_cursors.add(after)
+    raise PagingError(f"{MAX_PAGES} pages of new rows and still no end")

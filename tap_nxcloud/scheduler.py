@@ -8,16 +8,21 @@ at most one window per lane, and a run of many accounts writes a STATE per round
 window per account: STATE bytes grow with accounts x rounds, not with accounts x windows x
 accounts.
 
-Threads fetch pages, never more than:
-- `budget_rows` rows queued or being fetched, in all windows of all lanes (memory is bounded by
-  the budget, not by the range, the page size, the rows of a window or the number of accounts);
-  windows of later rounds (fetched ahead) may use half of it, so the current round always has
-  room and the consumer, which drains the current round, can never wait on itself;
-- two waiting pages per window;
-- half the budget in pages being fetched (at least one page);
-- `workers` windows of one lane at once, and `parallel_lanes` lanes at once.
-A thread fetches one page and lets go, so no thread ever waits holding a window: the current
-round's windows always find one (they come first).
+Threads fetch pages, one page of one window at a time (a window's pages come in sequence), never
+more than:
+- `workers` windows of one lane at once, and `parallel_lanes` lanes at once;
+- `budget` bytes of pages queued or being fetched, in all windows of all lanes (memory is bounded
+  by bytes held, whatever the range, the page size, the rows' shape or the number of accounts);
+  windows of later rounds (fetched ahead: what keeps `workers` requests in flight for one account)
+  may use half of it, so the current round always has room;
+- half the budget in pages being fetched (at least one page).
+A fetch reserves the largest page seen so far (at least `page_bytes`): after a page bigger than
+expected, fewer pages are fetched at once.
+
+Progress is guaranteed whatever a page weighs: when the consumer has nothing to emit, the current
+round's windows may fetch their next page beyond every budget (a server that ignores the page size
+and sends a page bigger than the whole budget cannot stall the run). So memory is at most the
+budget plus one page per thread, each at most `max_response_mb` as received.
 
 Stopping is prompt: on `cancel` (a signal, the end) threads stop taking pages, the Clients abort
 requests in flight and wake their pauses, and the threads end within a second.
@@ -28,15 +33,60 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .windows import Window
 from .writer import check_output
 
+ROW_BYTES = 1024  # a dict row's assumed weight (rows encoded as lines weigh their bytes)
+LINE_OVERHEAD = 48  # a bytes object and its list slot, beyond its characters
+
 
 class Cancelled(BaseException):
     """The cancel event was set while windows were being handed out (a termination signal)."""
+
+
+# --- events handed to the consumer -----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """A page of a window of the current round, in order."""
+
+    lane: Any
+    page: list
+
+
+@dataclass(frozen=True, slots=True)
+class WindowDone:
+    """Every row of `window` is out: its lane's bookmark may move to its end."""
+
+    lane: Any
+    window: Window
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoundDone:
+    """Every lane's window of the round is out (also sent once at the end): one STATE."""
+
+
+@dataclass(frozen=True, slots=True)
+class LaneFailed:
+    """The lane stopped on `error`; its later windows are dropped."""
+
+    lane: Any
+    error: BaseException
+
+
+@dataclass(frozen=True, slots=True)
+class LaneDone:
+    """The lane's last window is out."""
+
+    lane: Any
+
+
+Event = Rows | WindowDone | RoundDone | LaneFailed | LaneDone
+ROUND_DONE = RoundDone()
 
 
 @dataclass
@@ -44,64 +94,81 @@ class LaneWork:
     """What the scheduler needs of a lane."""
 
     key: Any  # the lane itself, handed back in events
-    planner: Any  # WindowPlanner or DayPlanner
-    pages_of: Callable[[Window], Iterator[list[dict]]]
+    planner: Any  # WindowPlanner, DayPlanner or OnePlanner
+    pages_of: Callable[[Window], Iterator[list]]
     workers: int  # windows of this lane fetched at once
 
 
-@dataclass(eq=False)
+def weigh(page: list) -> int:
+    """A page's weight in bytes: rows encoded as lines weigh what they hold; dict rows are
+    assumed to weigh ROW_BYTES each (weighing them would cost an encoding)."""
+    if page and isinstance(page[0], bytes):
+        return sum(map(len, page)) + LINE_OVERHEAD * len(page)
+    return ROW_BYTES * len(page)
+
+
 class _Window:
-    lane: _Lane
-    window: Window
-    round: int
-    pages: deque = field(default_factory=deque)
-    source: Iterator[list[dict]] | None = None
-    busy: bool = False
-    done: bool = False
-    failure: BaseException | None = None
-    rows: int = 0
+    __slots__ = ("busy", "done", "failure", "lane", "pages", "reserved", "round", "rows",
+                 "source", "weights", "window")
+
+    def __init__(self, lane: _Lane, window: Window, round_: int) -> None:
+        self.lane, self.window, self.round = lane, window, round_
+        self.pages: deque[list] = deque()
+        self.weights: deque[int] = deque()
+        self.source: Iterator[list] | None = None
+        self.busy = self.done = False
+        self.failure: BaseException | None = None
+        self.rows = self.reserved = 0
 
 
-@dataclass(eq=False)
 class _Lane:
-    work: LaneWork
-    order: int
-    windows: deque = field(default_factory=deque)  # planned, not yet committed, in order
-    rounds: int = 0  # windows planned so far
-    busy: int = 0  # its windows being fetched now
-    finished: bool = False  # planner exhausted
-    failed: bool = False
+    __slots__ = ("busy", "failed", "finished", "order", "rounds", "windows", "work")
+
+    def __init__(self, work: LaneWork, order: int) -> None:
+        self.work, self.order = work, order
+        self.windows: deque[_Window] = deque()  # planned, not yet committed, in order
+        self.rounds = 0  # windows planned so far
+        self.busy = 0  # its windows being fetched now
+        self.finished = False  # planner exhausted
+        self.failed = False
+
+    @property
+    def spent(self) -> bool:
+        """No window left to fetch or to hand out."""
+        return self.failed or (self.finished and not self.windows)
+
+    @property
+    def workers(self) -> int:
+        return max(1, self.work.workers)
 
 
-def _order(lane: _Lane) -> int:
-    return lane.order
+class Scheduler:
+    """The state of one stream's reading: its lanes, their windows and the shared budgets. One
+    lock guards it all; `events()` is the consumer's side, `_work` each thread's."""
 
+    def __init__(self, lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
+                 cancel: threading.Event, budget: int, page_bytes: int,
+                 idle: Callable[[], None] = check_output,
+                 weigh: Callable[[list], int] = weigh) -> None:
+        self.lanes = [_Lane(work, i) for i, work in enumerate(lanes)]
+        self.live = list(self.lanes)  # lanes that may still have windows to fetch (pick's scan)
+        self.busy_lanes: set[_Lane] = set()  # lanes with a window being fetched now
+        self.threads, self.parallel_lanes = max(1, threads), parallel_lanes
+        self.cancel, self.idle, self.weigh = cancel, idle, weigh
+        self.budget = budget
+        self.reserve = max(1, page_bytes)  # what a fetch reserves: the largest page seen
+        self.held = 0  # bytes queued, or reserved by fetches in flight
+        self.flying = 0  # bytes reserved by fetches in flight
+        self.current = 0  # the round being emitted
+        self.waiting = False  # the consumer has nothing to emit: the round's heads may fetch
+        self.stopped = False
+        self.finished: list = []  # lanes whose last window was just handed out
+        self.cv = threading.Condition()
 
-# events handed to the consumer
-ROWS, WINDOW, ROUND, FAILED, DONE = "rows", "window", "round", "failed", "done"
-
-
-def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
-               cancel: threading.Event, budget_rows: int, page_rows: int,
-               idle: Callable[[], None] = check_output) -> Iterator[tuple]:
-    """Yield, in a safe order: (ROWS, key, rows), (WINDOW, key, window, rows) once a window's
-    rows are all out, (DONE, key) after a lane's last window, (ROUND,) when every lane's window
-    of the round is out, and (FAILED, key, error) when a lane stops on an error (its later
-    windows are dropped). `idle` is called when nothing came for a while."""
-    cv = threading.Condition()
-    state = [_Lane(work, i) for i, work in enumerate(lanes)]
-    live = list(state)  # lanes that may still have windows to fetch (pick's scan)
-    busy_set: set[_Lane] = set()  # lanes with a window being fetched now
-    held = [0]  # rows queued or reserved for fetches in flight, all lanes
-    flying = [0]  # rows reserved for fetches in flight
-    current = [0]  # the round being emitted
-    busy_lanes = [0]
-    stop = [False]
-    finished: list = []  # lanes whose last window was just handed out
-
-    def fill(lane: _Lane) -> None:
+    # --- planning ----------------------------------------------------------------------------
+    def _fill(self, lane: _Lane) -> None:
         """Plan the lane's next windows: one until its density is known, then a few ahead."""
-        limit = 2 * max(1, lane.work.workers) if lane.work.planner.observed else 1
+        limit = 2 * lane.workers if lane.work.planner.observed else 1
         while not lane.finished and not lane.failed and len(lane.windows) < limit:
             window = lane.work.planner.next()
             if window is None:
@@ -110,178 +177,203 @@ def iter_lanes(lanes: list[LaneWork], *, threads: int, parallel_lanes: int,
             lane.windows.append(_Window(lane, window, lane.rounds))
             lane.rounds += 1
 
-    def runnable(w: _Window) -> bool:
-        lane = w.lane
-        if w.busy or w.done or w.failure is not None or lane.failed or len(w.pages) >= 2:
+    # --- the threads' side -------------------------------------------------------------------
+    def _lane_may_start(self, lane: _Lane) -> bool:
+        if lane.busy >= lane.workers:
             return False
-        if lane.busy >= max(1, lane.work.workers):
-            return False
-        if lane.busy == 0 and busy_lanes[0] >= parallel_lanes:
-            return False
-        limit = budget_rows if w.round <= current[0] else budget_rows // 2
-        # pages being fetched: at most half the budget (one at least). Each is decoded and
-        # shaped at once, several times its rows' final size: 8 accounts' SMS pages of 999
-        # rows at once cost 11 MB more than 4 (one account's 4 workers are within it)
-        if flying[0] and flying[0] + page_rows > budget_rows // 2:
-            return False
-        return held[0] < limit
+        return lane.busy > 0 or len(self.busy_lanes) < self.parallel_lanes
 
-    def pick() -> _Window | None:
+    def _runnable(self, w: _Window) -> bool:
+        if w.busy or w.done or w.failure is not None:
+            return False
+        if self.waiting and w.round <= self.current and w is w.lane.windows[0]:
+            return True  # the consumer waits on this round: never stall it (any page's size)
+        if self.flying and self.flying + self.reserve > self.budget // 2:
+            return False  # enough being fetched already
+        limit = self.budget if w.round <= self.current else self.budget // 2
+        return self.held + self.reserve <= limit
+
+    def _pick(self) -> _Window | None:
         """The runnable window of the lowest (round, lane order). A window of the current
         round in lane order is the best there can be (no window of an earlier round is left),
         so the scan stops there: with a thousand lanes (a child's tasks) every worker's pick
         would otherwise look at all of them."""
-        if flying[0] and flying[0] + page_rows > budget_rows // 2:
-            return None  # no window may start now: do not scan the lanes for one
         best, dead = None, 0
         # at the limit of lanes at once, only the busy ones may take another window
-        full = busy_lanes[0] >= parallel_lanes
-        for lane in sorted(busy_set, key=_order) if full else live:
-            if lane.failed or (lane.finished and not lane.windows):
+        full = len(self.busy_lanes) >= self.parallel_lanes
+        for lane in sorted(self.busy_lanes, key=_order) if full else self.live:
+            if lane.spent:
                 dead += 1
                 continue
-            if lane.busy >= max(1, lane.work.workers) or (
-                    lane.busy == 0 and busy_lanes[0] >= parallel_lanes):
+            if not self._lane_may_start(lane):
                 continue
             for w in lane.windows:
-                if runnable(w):
-                    if w.round <= current[0]:
-                        best = w
-                        break
+                if self._runnable(w):
                     if best is None or (w.round, lane.order) < (best.round, best.lane.order):
                         best = w
                     break  # a lane's windows are in round order: its first runnable is its best
-            if best is not None and best.round <= current[0]:
+            if best is not None and best.round <= self.current:
                 break
-        if not full and dead > len(live) // 4:  # lanes that can give no more work leave the scan
-            live[:] = [lane for lane in live
-                       if not (lane.failed or (lane.finished and not lane.windows))]
+        if not full and dead > len(self.live) // 4:  # spent lanes leave the scan
+            self.live[:] = [lane for lane in self.live if not lane.spent]
         return best
 
-    def work() -> None:
-        while True:
-            with cv:
-                w = None
-                while not stop[0] and not cancel.is_set():
-                    w = pick()
-                    if w is not None:
-                        break
-                    cv.wait(0.2)
-                if w is None:
-                    return
+    def _take(self) -> _Window | None:
+        """Under the lock: a window to fetch a page of, marked busy; None when stopping."""
+        while not self.stopped and not self.cancel.is_set():
+            w = self._pick()
+            if w is not None:
                 w.busy = True
                 w.lane.busy += 1
-                if w.lane.busy == 1:
-                    busy_lanes[0] += 1
-                    busy_set.add(w.lane)
-                held[0] += page_rows
-                flying[0] += page_rows
-            page, failure = None, None
+                self.busy_lanes.add(w.lane)
+                w.reserved = self.reserve
+                self.held += w.reserved
+                self.flying += w.reserved
+                return w
+            self.cv.wait(0.2)
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self.cv:
+                w = self._take()
+            if w is None:
+                return
+            page, failure, weight = None, None, 0
             try:
                 if w.source is None:
                     w.source = w.lane.work.pages_of(w.window)
                 page = next(w.source, None)
+                if page is not None:
+                    weight = self.weigh(page)
             except BaseException as exc:  # handed to the consumer, which reports it in order
                 failure = exc.with_traceback(None)  # no frames (and their pages) kept alive
-            with cv:
+            with self.cv:
                 w.busy = False
                 w.lane.busy -= 1
                 if w.lane.busy == 0:
-                    busy_lanes[0] -= 1
-                    busy_set.discard(w.lane)
-                held[0] += (len(page) if page else 0) - page_rows
-                flying[0] -= page_rows
+                    self.busy_lanes.discard(w.lane)
+                self.held += weight - w.reserved
+                self.flying -= w.reserved
+                self.reserve = max(self.reserve, weight)
                 if failure is not None:
                     w.failure = failure
                 elif page is None:
                     w.done = True
                 else:
                     w.pages.append(page)
-                cv.notify_all()
+                    w.weights.append(weight)
+                self.cv.notify_all()
 
-    def next_event() -> tuple | None:
+    # --- the consumer's side -----------------------------------------------------------------
+    def _next_event(self) -> Event | None:
         """Under the lock: the next thing the current round has to say, or None (wait)."""
-        if finished:
-            return (DONE, finished.pop())
+        if self.finished:
+            return LaneDone(self.finished.pop())
         open_lanes = False
-        for lane in state:
+        for lane in self.lanes:
             if lane.failed or not lane.windows:
                 continue
             head = lane.windows[0]
-            if head.round != current[0]:
+            if head.round != self.current:
                 continue
             open_lanes = True
             if head.pages:
                 page = head.pages.popleft()
-                held[0] -= len(page)
+                self.held -= head.weights.popleft()
                 head.rows += len(page)
-                cv.notify_all()
-                return (ROWS, lane.work.key, page)
+                self.cv.notify_all()
+                return Rows(lane.work.key, page)
             if head.failure is not None:
                 lane.failed = True
                 for w in lane.windows:
-                    held[0] -= sum(len(p) for p in w.pages)
+                    self.held -= sum(w.weights)
                 lane.windows.clear()
-                cv.notify_all()
-                return (FAILED, lane.work.key, head.failure)
+                self.cv.notify_all()
+                return LaneFailed(lane.work.key, head.failure)
             if head.done:
                 lane.windows.popleft()
                 lane.work.planner.observe(head.window, head.rows)
-                fill(lane)
-                cv.notify_all()
-                if lane.finished and not lane.windows:
-                    finished.append(lane.work.key)
-                return (WINDOW, lane.work.key, head.window, head.rows)
+                self._fill(lane)
+                self.cv.notify_all()
+                if lane.spent:
+                    self.finished.append(lane.work.key)
+                return WindowDone(lane.work.key, head.window, head.rows)
         if open_lanes:
             return None
-        if all(lane.failed or (lane.finished and not lane.windows) for lane in state):
-            return ("end",)
-        current[0] += 1
-        return (ROUND,)
+        if all(lane.spent for lane in self.lanes):
+            return _END
+        self.current += 1
+        return ROUND_DONE
 
-    for lane in state:
-        fill(lane)
-    pool = [threading.Thread(target=work, daemon=True, name=f"nxcloud-worker-{i}")
-            for i in range(max(1, threads))]
-    for t in pool:
-        t.start()
-    try:
-        while True:
-            with cv:
-                event = next_event()
-                while event is None:
-                    if cancel.is_set():
-                        raise Cancelled
-                    if not cv.wait(0.2):
-                        idle()  # nothing to write for now: is anyone still reading?
-                    if cancel.is_set():
-                        raise Cancelled
-                    event = next_event()
-            if event[0] == "end":
-                yield (ROUND,)
-                return
-            if event[0] != ROUND and cancel.is_set():
-                raise Cancelled
-            yield event
-    finally:
-        with cv:
-            stop[0] = True
-            cv.notify_all()
-        cancel.set()  # wakes throttle pauses and aborts requests in flight
+    def _wait_event(self) -> Event:
+        with self.cv:
+            event = self._next_event()
+            while event is None:
+                if not self.waiting:
+                    self.waiting = True
+                    self.cv.notify_all()  # the round's heads may now fetch beyond the budget
+                if self.cancel.is_set():
+                    raise Cancelled
+                if not self.cv.wait(0.2):
+                    self.idle()  # nothing to write for now: is anyone still reading?
+                if self.cancel.is_set():
+                    raise Cancelled
+                event = self._next_event()
+            self.waiting = False
+            return event
+
+    def events(self) -> Iterator[Event]:
+        """Yield, in a safe order: Rows of the current round's windows, WindowDone once a
+        window's rows are all out, LaneDone after a lane's last window, RoundDone when every
+        lane's window of the round is out (and once at the end), LaneFailed when a lane stops
+        on an error (its later windows are dropped)."""
+        for lane in self.lanes:
+            self._fill(lane)
+        pool = [threading.Thread(target=self._work, daemon=True, name=f"nxcloud-worker-{i}")
+                for i in range(self.threads)]
+        for t in pool:
+            t.start()
+        try:
+            while True:
+                event = self._wait_event()
+                if event is _END:
+                    yield ROUND_DONE
+                    return
+                if event is not ROUND_DONE and self.cancel.is_set():
+                    raise Cancelled
+                yield event
+        finally:
+            with self.cv:
+                self.stopped = True
+                self.cv.notify_all()
+            self.cancel.set()  # wakes throttle pauses and aborts requests in flight
 
 
-def iter_windows(planner, pages_of: Callable[[Window], Iterator[list[dict]]], *, workers: int,
-                 cancel: threading.Event, budget_rows: int = 4000, page_rows: int = 100,
-                 ) -> Iterator[tuple[Window, list[list[dict]]]]:
+_END = RoundDone()  # internal: every lane is spent (a distinct object from ROUND_DONE)
+
+
+def _order(lane: _Lane) -> int:
+    return lane.order
+
+
+def iter_lanes(lanes: list[LaneWork], **options) -> Iterator[Event]:
+    """The events of a Scheduler over `lanes` (see Scheduler.events)."""
+    return Scheduler(lanes, **options).events()
+
+
+def iter_windows(planner, pages_of: Callable[[Window], Iterator[list]], *, workers: int,
+                 cancel: threading.Event, budget: int = 4_000 * ROW_BYTES,
+                 page_bytes: int = 100 * ROW_BYTES) -> Iterator[tuple[Window, list[list]]]:
     """One lane: (window, its pages) in order, for tests and the benchmark's tools."""
-    pages: list[list[dict]] = []
+    pages: list[list] = []
     for event in iter_lanes([LaneWork(None, planner, pages_of, workers)], threads=workers,
-                            parallel_lanes=1, cancel=cancel, budget_rows=budget_rows,
-                            page_rows=page_rows):
-        if event[0] == ROWS:
-            pages.append(event[2])
-        elif event[0] == WINDOW:
-            yield event[2], pages
+                            parallel_lanes=1, cancel=cancel, budget=budget,
+                            page_bytes=page_bytes):
+        if isinstance(event, Rows):
+            pages.append(event.page)
+        elif isinstance(event, WindowDone):
+            yield event.window, pages
             pages = []
-        elif event[0] == FAILED:
-            raise event[2]
+        elif isinstance(event, LaneFailed):
+            raise event.error

@@ -1,7 +1,8 @@
 """What a stream is, declaratively: the small piece each of `streams/*.py` fills in.
 
 Everything else (auth, paging, windows, retries, pacing, bookmarks, row shaping) is shared
-machinery in `stream.py` and the modules it uses, chosen by the values here.
+machinery in `stream.py` and the modules it uses, chosen by the values here. The paging kinds
+(`Offset`, `Keyset`, `Single`, `Cursor`) live in paging.py and are re-exported here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .auth import Auth
+from .paging import Cursor, Keyset, Offset, Paging, Single
 
 RATE_WINDOW = 1.0  # seconds: the shortest pause after a rate refusal, whatever the backoff
 
@@ -29,31 +31,6 @@ class Bounds:
     lo: Any  # wall string or epoch seconds
     hi: Any
     day: dt.date  # the window's first day in the zone (day windows are exactly one day)
-
-
-@dataclass(frozen=True)
-class Keyset:
-    """Flash calls: no paging; call again from the last row's second (paging.keyset_pages)."""
-
-    size: int = 100
-
-
-@dataclass(frozen=True)
-class Offset:
-    """page/size paging (paging.offset_pages); `totals`: the API returns the row count."""
-
-    size: int
-    page_param: str = "page"
-    size_param: str = "page_size"
-    totals: bool = True
-    min_size: int = 1  # the smallest page the API takes (a credential check asks for it)
-
-
-@dataclass(frozen=True)
-class Single:
-    """One request a window (or a run), no paging: a daily statement, a balance."""
-
-    size: int = 1
 
 
 @dataclass(frozen=True)
@@ -145,7 +122,7 @@ class StreamSpec:
     auth: Auth
     envelope: Envelope
     primary_keys: tuple[str, ...]
-    paging: Keyset | Offset | Single
+    paging: Paging  # a kind of paging.py: Offset, Keyset, Single, Cursor
     # incremental: time windows, a bookmark; full_table: the whole table each run; snapshot: one
     # request a run, one row (stamped fetched_at); child: per parent row (see Child)
     kind: Literal["incremental", "full_table", "snapshot", "child"] = INCREMENTAL
@@ -268,3 +245,8 @@ class StreamSpec:
 
 def _refs(text: str) -> list[str]:
     return re.findall(r"{(\w+)}", text)
+
+
+__all__ = ["CHILD", "FULL_TABLE", "INCREMENTAL", "SNAPSHOT", "Bounds", "Child", "Cursor",
+           "Envelope", "Keyset", "Offset", "Option", "Paging", "Single", "SpecError",
+           "StreamSpec", "Variant"]

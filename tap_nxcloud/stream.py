@@ -22,7 +22,18 @@ from .clock import EpochClock, WallClock, parse_bookmark
 from .errors import ApiError, Interrupted, TapError
 from .lane import Lane, make_shaper, span
 from .rows import ACCOUNT, EXTRA
-from .scheduler import DONE, FAILED, ROUND, ROWS, WINDOW, Cancelled, LaneWork, iter_lanes
+from .scheduler import (
+    ROW_BYTES,
+    Cancelled,
+    Event,
+    LaneDone,
+    LaneFailed,
+    LaneWork,
+    RoundDone,
+    Rows,
+    Scheduler,
+    WindowDone,
+)
 from .sdk_private import DirectRecords, one_error_line, tap_of, write_state
 from .settings import Settings
 from .spec import StreamSpec
@@ -92,12 +103,13 @@ class WindowedStream(DirectRecords, Stream):
         self.lanes = [x for x in self.lanes if x is not lane]
 
     # --- the sync ----------------------------------------------------------------------------
-    def _budget_rows(self) -> int:
-        """Rows the stream's windows may hold ready, all lanes together: a window's worth for
-        each worker (at 50 ms a response, 2 x window_target_rows left workers idle: flash and cc
-        0.41 x the sequential time against 0.36), whatever the range, the page size or the
-        number of accounts."""
-        return max(2, self.settings.workers) * self.settings.target_rows
+    def _budget(self) -> int:
+        """Bytes the stream's windows may hold ready, all lanes together: a window's worth of
+        rows for each worker (at 50 ms a response, 2 x window_target_rows left workers idle),
+        and at least two pages each (half the budget is for pages being fetched), whatever
+        the range, the page size or the number of accounts."""
+        rows = max(self.settings.target_rows, 2 * self.spec.paging.size)
+        return max(2, self.settings.workers) * rows * ROW_BYTES
 
     @property
     def partitions(self) -> None:
@@ -198,7 +210,7 @@ class WindowedStream(DirectRecords, Stream):
                      start=bookmark(window.start) if windowed else None,
                      end=bookmark(window.end) if windowed else None, rows=rows, tally=tally)
 
-    def _events(self) -> Iterator[tuple]:
+    def _events(self) -> Iterator[Event]:
         """The scheduler's events over every lane (not started until first pulled)."""
         s = self.settings
         # rate-limited streams read their windows in order: fetching ahead of the pacing wins
@@ -223,10 +235,9 @@ class WindowedStream(DirectRecords, Stream):
             self.logger.info("%s: reading %d accounts (or partitions) side by side", self.name,
                              len(self.lanes))
         parallel = max(1, min(s.parallel_accounts, len(works)))
-        return iter_lanes(works, threads=min(MAX_THREADS, workers * parallel),
-                          parallel_lanes=parallel, cancel=self.cancel,
-                          budget_rows=self._budget_rows(), page_rows=self.spec.paging.size,
-                          idle=self._idle)
+        return Scheduler(works, threads=min(MAX_THREADS, workers * parallel),
+                         parallel_lanes=parallel, cancel=self.cancel, budget=self._budget(),
+                         page_bytes=self.spec.paging.size * ROW_BYTES, idle=self._idle).events()
 
     def _idle(self) -> None:
         if self._ahead is None:  # read ahead, nothing is this stream's to write yet
@@ -242,7 +253,7 @@ class WindowedStream(DirectRecords, Stream):
     def start_ahead(self) -> None:
         try:
             self._ahead = Ahead(self.name, self._events(),
-                                lambda: bool(tap_of(self).terminating))
+                                lambda: bool(tap_of(self).terminating), logger=self.logger)
         except OSError as exc:  # no temporary file: read at its turn, as any other stream
             self.logger.info("%s: not read ahead (%s)", self.name, exc)
 
@@ -276,42 +287,43 @@ class WindowedStream(DirectRecords, Stream):
         reached = ""
         try:
             for event in events:
-                kind = event[0]
-                if kind == ROWS:
-                    page = event[2]
+                if isinstance(event, Rows):
+                    page, lane = event.page, event.lane
                     rows += len(page)
-                    event[1].rows += len(page)
+                    lane.rows += len(page)
                     if self.children:
-                        self._note_parent_rows(event[1], page)
+                        self._note_parent_rows(lane, page)
                     if not self.quiet:
                         self._mark_extracted()
                         yield from page
-                elif kind == WINDOW:
-                    lane, window = event[1], event[2]
+                elif isinstance(event, WindowDone):
+                    lane, window = event.lane, event.window
                     if not self.quiet:
-                        self._audit(lane, window, event[3])
+                        self._audit(lane, window, event.rows)
                     # a parent read quietly moves its bookmark too: its children's partitions
                     # are in the state by now, and a deselected parent is not read again in full
                     lane.commit(window.end)
                     windows += 1
                     reached = self.clock.label(window.end) if self.spec.windowed else "the end"
-                elif kind == DONE:
-                    if not event[1].partition:  # a child's client is its account's: at the end
-                        event[1].client.close()  # its sessions and keep-alive connections
-                    if self.spec.child and not self.quiet and event[1].held_at is None:
-                        self._finished(event[1])
-                elif kind == ROUND and not self.quiet:
+                elif isinstance(event, LaneDone):
+                    lane = event.lane
+                    if not lane.partition:  # a child's client is its account's: at the end
+                        lane.client.close()  # its sessions and keep-alive connections
+                    if self.spec.child and not self.quiet and lane.held_at is None:
+                        self._finished(lane)
+                elif isinstance(event, RoundDone):
+                    if self.quiet:
+                        continue
                     self._prune()
                     write_state(self)  # one STATE covers every window the round completed
                     if time.monotonic() - noted >= s.progress_every:
                         noted = time.monotonic()
                         self.logger.info("%s: %d rows so far; complete up to %s", self.name,
                                          rows, reached)
-                elif kind == FAILED:
-                    lane, error = event[1], event[2]
-                    if not self.isolated or not isinstance(error, TapError):
-                        raise error
-                    self.drop(lane, error)
+                elif isinstance(event, LaneFailed):
+                    if not self.isolated or not isinstance(event.error, TapError):
+                        raise event.error
+                    self.drop(event.lane, event.error)
         except Cancelled:
             raise Interrupted(tap, tap.terminating) from None
         finally:

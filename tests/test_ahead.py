@@ -15,7 +15,8 @@ import pytest
 from nxcloud_double import ApiDouble, Faults
 from tap_nxcloud.ahead import Ahead
 from tap_nxcloud.errors import ApiError
-from tap_nxcloud.scheduler import DONE, ROUND, ROWS, WINDOW, Cancelled
+from tap_nxcloud.scheduler import ROUND_DONE, Cancelled, LaneDone, Rows, WindowDone
+from tap_nxcloud.windows import Window
 
 from .conftest import (
     after_records,
@@ -41,24 +42,24 @@ def _never() -> bool:
 def test_events_come_back_in_order_and_pages_exactly():
     key = object()  # a lane: handed back as the same object
     lines = [msgspec.json.encode(row) for row in [*HARD, {"t": "a\nb\r"}, {}]]
-    events = [(ROWS, key, HARD), (ROWS, key, [{"n": i} for i in range(500)]), (ROWS, key, []),
-              (ROWS, key, lines), (WINDOW, key, "w1", 504), (ROUND,), (DONE, key)]
+    events = [Rows(key, HARD), Rows(key, [{"n": i} for i in range(500)]), Rows(key, []),
+              Rows(key, lines), WindowDone(key, Window(0, 60), 504), ROUND_DONE, LaneDone(key)]
     ahead = Ahead("t", iter(events), _never)
     got = list(ahead.take())
     assert got == events
-    assert all(g[1] is key for g in got if len(g) > 1)
-    assert repr(got[0][2]) == repr(HARD)  # -0.0, the float's digits, the key order
+    assert all(g.lane is key for g in got if hasattr(g, "lane"))
+    assert repr(got[0].page) == repr(HARD)  # -0.0, the float's digits, the key order
 
 
 @pytest.mark.unit
 def test_an_error_comes_in_its_place():
     def events():
-        yield (ROWS, None, [{"n": 1}])
+        yield Rows(None, [{"n": 1}])
         raise ApiError("sip_cdrs: refused")
 
     ahead = Ahead("t", events(), _never)
     taken = ahead.take()
-    assert next(taken) == (ROWS, None, [{"n": 1}])
+    assert next(taken) == Rows(None, [{"n": 1}])
     with pytest.raises(ApiError, match="refused"):
         next(taken)
 
@@ -70,16 +71,59 @@ def test_the_spool_is_bounded_then_the_turn_reads_on():
     def events():
         for i in range(10_000):
             pulled[0] += 1
-            yield (ROWS, None, [{"n": i, "pad": "x" * 100}])
+            yield Rows(None, [{"n": i, "pad": "x" * 100}])
 
     ahead = Ahead("t", events(), _never, limit=20_000)
-    time.sleep(0.3)
-    held = pulled[0]
-    time.sleep(0.2)
-    assert pulled[0] == held < 300  # paused at the limit, not reading on
+    deadline = time.monotonic() + 60  # a guard against a hang, never the condition itself
+    while ahead.spooled_bytes < 20_000 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # the pump checks the limit before it pulls: past it, not one event more is read, so what
+    # was pulled is exactly what the spool holds (no sleep can race this)
     assert 20_000 <= ahead.spooled_bytes < 21_000
-    got = [e[2][0]["n"] for e in ahead.take()]
+    assert pulled[0] == len(ahead._log) < 300
+    got = [e.page[0]["n"] for e in ahead.take()]
     assert got == list(range(10_000))
+
+
+class _FullDisk:
+    """A spool file on a disk that fills after `room` bytes: part of a write, then ENOSPC."""
+
+    def __init__(self, room: int) -> None:
+        import io
+        self._data, self._room = io.BytesIO(), room
+
+    def write(self, data) -> int:
+        if self._room <= 0:
+            raise OSError(28, "No space left on device")
+        n = min(len(data), self._room)
+        self._room -= n
+        return self._data.write(bytes(data[:n]))
+
+    def __getattr__(self, name):
+        return getattr(self._data, name)
+
+
+@pytest.mark.unit
+def test_a_full_disk_loses_no_page(monkeypatch):
+    """The spool's disk fills mid-page: what was spooled replays, the page that failed comes
+    from memory in its place, and the turn reads on: every event once, in order."""
+    monkeypatch.setattr("tempfile.TemporaryFile", lambda **_: _FullDisk(5_000))
+    events = [Rows(None, [{"n": i, "pad": "x" * 100}]) for i in range(300)]
+    pulled = [0]
+
+    def source():
+        for e in events:
+            pulled[0] += 1
+            yield e
+        yield ROUND_DONE
+
+    ahead = Ahead("t", source(), _never)
+    deadline = time.monotonic() + 60  # a guard against a hang, never the condition itself
+    while not ahead._full and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ahead._full and pulled[0] < 300  # paused, not reading on into memory
+    got = list(ahead.take())
+    assert got == [*events, ROUND_DONE]
 
 
 @pytest.mark.unit
@@ -89,7 +133,7 @@ def test_close_stops_the_reading_and_a_signal_the_replay():
     def events():
         while not stop.is_set():
             time.sleep(0.01)
-            yield (ROWS, None, [{"n": 1}])
+            yield Rows(None, [{"n": 1}])
         raise Cancelled
 
     ahead = Ahead("t", events(), _never)
@@ -98,7 +142,7 @@ def test_close_stops_the_reading_and_a_signal_the_replay():
     ahead.close()
     assert not any(t.name == "nxcloud-ahead-t" for t in threading.enumerate())
 
-    ahead = Ahead("t", iter([(ROWS, None, [{"n": 1}])] * 3), lambda: True)
+    ahead = Ahead("t", iter([Rows(None, [{"n": 1}])] * 3), lambda: True)
     with pytest.raises(Cancelled):
         next(ahead.take())
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import threading
-import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,10 +19,8 @@ from tap_nxcloud.clock import (
     parse_bookmark,
     parse_instant,
 )
-from tap_nxcloud.errors import ApiError
 from tap_nxcloud.paging import Count, PagingError, keyset_pages, offset_pages
 from tap_nxcloud.rows import Shaper
-from tap_nxcloud.scheduler import FAILED, ROUND, ROWS, WINDOW, LaneWork, iter_lanes
 from tap_nxcloud.windows import DayPlanner, Window, WindowPlanner
 
 VECTORS = [  # shared/nxcloud-api/NOTES.md
@@ -213,100 +209,6 @@ def test_planner_grows_on_empty_windows_up_to_the_cap():
         sizes.append(w.seconds)
         planner.observe(w, 0)
     assert sizes == [60, 480, 3840, 7200]
-
-
-def test_windows_fetched_ahead_share_one_row_budget():
-    """Dense day windows (a day of SMS can hold tens of thousands of rows) read by four workers
-    for a consumer slower than they are: rows fetched and not yet consumed stay within the
-    stream's row budget plus four pages (one admitted at the edge, two of the head's, one being
-    consumed), whatever a window holds or the workers; every page comes once, in order."""
-    page, budget, workers, pages_a_day = 100, 1000, 4, 20
-    lock, out, peak = threading.Lock(), [0], [0]
-
-    def pages_of(window: Window):
-        for i in range(pages_a_day):
-            with lock:
-                out[0] += page
-                peak[0] = max(peak[0], out[0])
-            yield [{"day": window.start // 86400, "page": i}] * page
-
-    seen = []
-    lane = LaneWork("sms", DayPlanner(0, 12 * 86400), pages_of, workers)
-    for event in iter_lanes([lane], threads=workers, parallel_lanes=1,
-                            cancel=threading.Event(), budget_rows=budget, page_rows=page):
-        if event[0] == ROWS:
-            rows = event[2]
-            time.sleep(0.002)
-            with lock:
-                out[0] -= len(rows)
-            seen.append((rows[0]["day"], rows[0]["page"]))
-    assert seen == [(d, i) for d in range(12) for i in range(pages_a_day)]
-    assert peak[0] <= budget + 4 * page  # unbudgeted: up to 8 days, 16 000 rows
-
-
-def _lanes_run(lanes: int, days: int, *, parallel: int, fail: set | None = None,
-               budget: int = 600):
-    """Lanes of day windows, 3 pages of 10 rows a day (lane `fail` raises on its day 2)."""
-    lock, state = threading.Lock(), {"busy": set(), "most": 0, "out": 0, "peak": 0}
-
-    def pages_of_lane(name):
-        def pages_of(window: Window):
-            day = window.start // 86400
-            for i in range(3):
-                with lock:  # a page being fetched: the lane is busy until it is handed over
-                    state["busy"].add(name)
-                    state["most"] = max(state["most"], len(state["busy"]))
-                time.sleep(0.001)
-                with lock:
-                    state["busy"].discard(name)
-                if fail and name in fail and day == 2:
-                    raise ApiError(f"{name}: refused")
-                with lock:
-                    state["out"] += 10
-                    state["peak"] = max(state["peak"], state["out"])
-                yield [{"lane": name, "day": day, "page": i}] * 10
-        return pages_of
-    works = [LaneWork(f"L{n}", DayPlanner(0, days * 86400), pages_of_lane(f"L{n}"), 2)
-             for n in range(lanes)]
-    events = []
-    for event in iter_lanes(works, threads=8, parallel_lanes=parallel,
-                            cancel=threading.Event(), budget_rows=budget, page_rows=10):
-        if event[0] == ROWS:
-            with lock:
-                state["out"] -= len(event[2])
-        events.append(event)
-    return events, state
-
-
-def test_lanes_go_in_rounds_one_state_covering_each_round():
-    """Five accounts of four days: every lane's day k is out before any lane's day k+1, a ROUND
-    after each; each window's rows all come before its WINDOW; nothing lost or twice."""
-    events, state = _lanes_run(5, 4, parallel=2)
-    day_of_round, rounds, got = 0, 0, []
-    for event in events:
-        if event[0] == ROWS:
-            assert {r["day"] for r in event[2]} == {day_of_round}
-            got += [(r["lane"], r["day"], r["page"]) for r in event[2][:1]]
-        elif event[0] == ROUND:
-            rounds += 1
-            day_of_round += 1
-    assert rounds == 4  # one a day (the last one also ends the run)
-    assert sorted(got) == sorted((f"L{n}", d, i) for n in range(5) for d in range(4)
-                                 for i in range(3))
-    windows = [e for e in events if e[0] == WINDOW]
-    assert len(windows) == 20
-    assert state["most"] <= 2  # never more accounts at once than allowed
-    assert state["peak"] <= 600 + 10 * 8  # the budget, plus what threads had reserved
-
-
-def test_a_failing_lane_stops_alone():
-    events, _ = _lanes_run(3, 4, parallel=3, fail={"L1"})
-    failed = [e for e in events if e[0] == FAILED]
-    assert [e[1] for e in failed] == ["L1"] and "refused" in str(failed[0][2])
-    days = {(r["lane"], r["day"]) for e in events if e[0] == ROWS for r in e[2]}
-    assert {d for lane, d in days if lane != "L1"} == {0, 1, 2, 3}
-    assert {d for lane, d in days if lane == "L1"} <= {0, 1, 2}
-    assert sum(e[0] == WINDOW and e[1] == "L1" for e in events) == 2  # days 0 and 1 committed
 
 
 def test_wall_clock_round_trip_and_offsets():

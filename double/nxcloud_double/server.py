@@ -109,6 +109,9 @@ class ApiDouble:
         self._arrivals: dict[str, collections.deque] = {s: collections.deque() for s in RATES}
         self.on_request = None
         self.log: list[dict] = []
+        # requests being answered now, and the most at once, per stream (concurrency tests)
+        self.in_flight: collections.Counter = collections.Counter()
+        self.max_in_flight: collections.Counter = collections.Counter()
         self.cache: dict = {}  # endpoints' derived data, keyed by their table's version
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
@@ -171,6 +174,7 @@ class ApiDouble:
             faults = collections.Counter(e["stream"] for e in self.log if e.get("fault"))
             out["faults"] = {s: faults[s] for s in STREAMS}
             out["rate_violations"] = dict(self.rate_violations)
+            out["max_in_flight"] = {s: self.max_in_flight[s] for s in STREAMS}
         return out
 
     # --- what endpoints ask ------------------------------------------------------------------
@@ -264,11 +268,23 @@ class _Handler(BaseHTTPRequestHandler):
         if command.get("clear_log"):
             with d._lock:
                 d.log.clear()
+                d.max_in_flight.clear()
         if command.get("reset_rate_limits"):
             d.reset_rate_limits()
         self._send(200, b'{"ok":true}')
 
     def _serve(self, endpoint, req: Request) -> None:
+        d, stream = self.double, endpoint.stream
+        with d._lock:
+            d.in_flight[stream] += 1
+            d.max_in_flight[stream] = max(d.max_in_flight[stream], d.in_flight[stream])
+        try:
+            return self._answer(endpoint, req)
+        finally:
+            with d._lock:
+                d.in_flight[stream] -= 1
+
+    def _answer(self, endpoint, req: Request) -> None:
         d = self.double
         if d.latency_ms:
             time.sleep(d.latency_ms / 1000)
