@@ -50,7 +50,8 @@ class KeyFields(Auth):
 
 @dataclass(frozen=True)
 class SignedHeaders(Auth):
-    """accessKey/ts/bizType/action/sign headers (NOTES.md); the secret itself is never sent."""
+    """accessKey/ts/bizType/action/sign headers (docs/nxcloud-api/signing.md); the secret
+    itself is never sent."""
 
     biz_type: str
     action: str
@@ -89,7 +90,9 @@ class SignedAuth(requests.auth.AuthBase):
 
 
 # The names the v0.1 code and the double import.
-CC_BIZ_TYPE = "8"  # the vendor page's header table says 6; its text and newer docs say 8 (NOTES.md)
+# the vendor page's header table says 6; its text and newer docs say 8
+# (docs/nxcloud-api/contradictions.md#contact-center)
+CC_BIZ_TYPE = "8"
 CC_ACTION = "cc"
 CCSignedAuth = SignedAuth
 # The flash-call page names the secret `secretkey` in its table and `appsecret` in its example.

@@ -1,10 +1,10 @@
 """The double's HTTP server: the NXCloud endpoint of every registered stream, as documented, plus
 fault, latency and rate-limit injection. Each endpoint lives in endpoints/<module>.py.
 
-What it checks, as the real API does (shared NOTES.md, MORE-STREAMS.md, vendor-2023/): the
-credentials each product takes (query, form fields, signed headers with the 60 s `ts` skew and the
-MD5 signature over the exact body bytes), time formats, windows, retention, page sizes and rate
-limits; it answers in each endpoint's own envelope (HTTP 200, a failure `code`).
+What it checks, as the real API does (docs/nxcloud-api/, the project's account of the vendor's
+pages): the credentials each product takes (query, form fields, signed headers with the 60 s `ts`
+skew and the MD5 signature over the exact body bytes), time formats, windows, retention, page
+sizes and rate limits; it answers in each endpoint's own envelope (HTTP 200, a failure `code`).
 """
 
 from __future__ import annotations

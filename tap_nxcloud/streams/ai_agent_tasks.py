@@ -20,7 +20,9 @@ ENVELOPE = Envelope(
            1002: "a parameter was refused; check ai_agent_biz_type and ai_agent_action",
            1003: "check ai_agent_access_secret",
            1005: "check ai_agent_access_key and its permission for the AI agent"})
-FINISHED = 3  # taskStatus of a task that calls no more (not documented: NEXT-STREAMS.md)
+# taskStatus of a task that calls no more (not documented: a guess, see
+# docs/nxcloud-api/contradictions.md#ai-agent)
+FINISHED = 3
 
 SPEC = StreamSpec(
     name="ai_agent_tasks", product="ai_agent", label="AI-agent",

@@ -17,7 +17,7 @@ SPEC = StreamSpec(
                1003: "check cc_access_secret",
                1005: "check cc_access_key and its permission for the voice (bizType 8) business",
                41000: "the request was refused (a bug in the tap: please report it)"}),
-    # request bounds are epoch seconds, rows milliseconds (NOTES.md)
+    # request bounds are epoch seconds, rows milliseconds (docs/nxcloud-api/time-and-limits.md)
     query=lambda b: {"startTime": b.lo, "endTime": b.hi},
     filters={"cc_direction": "direction", "cc_answered": "answered"},
     primary_keys=("callId",), replication_key="startTime",

@@ -14,5 +14,5 @@ SPEC = StreamSpec(
     primary_keys=("id",), replication_key="start_time",
     lookback_setting="sip_lookback_minutes", lookback_minutes=120,
     max_window_seconds=86400, retention_days=15, min_interval=2.0,  # "once every 2 seconds"
-    rate_scope="ip",  # "per IP" (MORE-STREAMS.md)
+    rate_scope="ip",  # "per IP" (docs/nxcloud-api/time-and-limits.md#rate-limits)
 )

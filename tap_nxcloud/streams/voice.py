@@ -5,7 +5,7 @@ from ..spec import Envelope, Offset, StreamSpec, Variant
 
 VOICE_FORM = Envelope(  # voice and SIP: "1" is success, "0" a failure with a text
     success="1", rows=("info", "rows"), total=("info", "total"),
-    # "appkey access rate limit": the SIP family's text (vendor sip-cdr-by-order-id.md)
+    # "appkey access rate limit": the SIP family's text (docs/nxcloud-api/codes.md#voice-and-sip)
     too_frequent_texts=("frequent", "too many", "busy", "rate limit"),
     fatal_texts={"appkey": "check {key} and {secret}", "secretkey": "check {key} and {secret}",
                  "days": "the range is older than NXCloud keeps; check start_date"},

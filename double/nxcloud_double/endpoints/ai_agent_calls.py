@@ -1,4 +1,5 @@
-"""AI-agent calls: POST /openapi/aiagent/call/list (vendor-2025 OpenAPI file, NEXT-STREAMS.md).
+"""AI-agent calls: POST /openapi/aiagent/call/list (the July 2025 OpenAPI file and the newest
+wiki page: docs/nxcloud-api/contradictions.md#ai-agent).
 
 Signed, checked, paged and wrapped as the task list (ai_agent_tasks.AiList). Body: `pageNumber`
 and `pageSize` (10..1000, as the file says) required; `taskId` required (the newest wiki page):

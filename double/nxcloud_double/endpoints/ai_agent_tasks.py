@@ -1,5 +1,5 @@
 """AI-agent (NXLink "nxai") call tasks: POST /openapi/aiagent/task/list, and what the call list
-(ai_agent_calls.py) shares with it (vendor-2025 OpenAPI file, NEXT-STREAMS.md).
+(ai_agent_calls.py) shares with it (docs/nxcloud-api/contradictions.md#ai-agent).
 
 Signed headers as the contact center's (signed.py: 1001 missing header, 1002 bizType/action, 1004
 ts over 60 s off, 1005 accessKey, 1003 signature) with bizType "100" and action "nxai" (the

@@ -1,4 +1,5 @@
-"""The account balance: POST /api/common/getBalance (vendor `balance-inquiry.md`).
+"""The account balance: POST /api/common/getBalance
+(docs/nxcloud-api/codes.md#sms-statement-and-balance).
 
 A form with the `appkey`/`secretkey` of an SMS app (the page: "any enabled SMS application"; the
 double knows one, sms_cdrs's). Success: {"code": "0", "balance": "3788.32", "credit_balance":

@@ -1,5 +1,5 @@
-"""What the voice and SIP record endpoints share (vendor `voice-record-query.md`,
-`sip-cdr-query.md`, MORE-STREAMS.md): `start_time`/`end_time` wall times in the double's zone,
+"""What the voice and SIP record endpoints share (docs/nxcloud-api/time-and-limits.md,
+docs/nxcloud-api/codes.md#voice-and-sip): `start_time`/`end_time` wall times in the double's zone,
 both inclusive, filtering on each call's `start_time`; a span of at most 24 h; a retention limit on
 `start_time`; `page_size` 1..1000; rows in a stable order that is not time order (scrambled id);
 success code "1", failure code "0" with a text in `info`."""

@@ -1,6 +1,6 @@
 """Contact-center CDRs: POST /saas/cc/openapi/cdr/page, signed headers (bizType 8, action cc),
 epoch-second bounds read against millisecond rows as `cc_bounds` says, pages of at most 100, no
-total, rows in an order that is not time order (shared NOTES.md)."""
+total, rows in an order that is not time order (docs/nxcloud-api/time-and-limits.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Contact-center agent groups: POST /saas/cc/openapi/agentGroup/page (NEXT-STREAMS.md, from an
-excerpt of the current wiki). Signed and paged as the agents (cc_agents.Directory: `tenantId`
-required, `page`, `size` 1..200), rows by `groupNo`. The excerpt marks `queueName` required, which
-contradicts a list of all groups: the double does not require it (and ignores it).
+"""Contact-center agent groups: POST /saas/cc/openapi/agentGroup/page (from an excerpt of the
+current wiki: docs/nxcloud-api/contradictions.md#contact-center). Signed and paged as the agents
+(cc_agents.Directory: `tenantId` required, `page`, `size` 1..200), rows by `groupNo`. The excerpt
+marks `queueName` required, which contradicts a list of all groups: the double does not require
+it (and ignores it).
 
 Not documented, chosen here: `familiarizeFirst` is a 0/1 flag (ring the agent who served the
 caller before) and `ringPolicy` an integer code; `groupNo` is a string. The group's own `remark`

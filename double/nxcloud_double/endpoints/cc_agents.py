@@ -1,5 +1,5 @@
-"""Contact-center agents: POST /saas/cc/openapi/agent/page (NEXT-STREAMS.md, from an excerpt of
-the current wiki), and what the agent-group list (cc_agent_groups.py) shares with it.
+"""Contact-center agents: POST /saas/cc/openapi/agent/page (from an excerpt of the current wiki:
+docs/nxcloud-api/README.md), and what the agent-group list (cc_agent_groups.py) shares with it.
 
 Signed headers exactly as cc_cdrs (bizType 8, action cc, the cc keys; 1001-1005 as signed.py
 checks them). JSON body: `tenantId` (required: missing or not this double's TENANT answers 1002),

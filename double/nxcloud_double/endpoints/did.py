@@ -1,4 +1,4 @@
-"""DID number call records: POST /api/did/cdr (vendor `query-did-number-call-records.md`).
+"""DID number call records: POST /api/did/cdr (docs/nxcloud-api/codes.md#did).
 
 JSON body, signed headers (bizType "4", action "cdr"; same checks and codes as the contact
 center: 1001 missing header, 1002 bizType/action or parameters, 1004 ts over 60 s off, 1005

@@ -1,4 +1,4 @@
-"""Email OTP records: POST /api/email/dr (vendor `email-record-query.md`, NEXT-STREAMS.md).
+"""Email OTP records: POST /api/email/dr (docs/nxcloud-api/contradictions.md#email).
 
 A JSON body (`Content-Type: application/json`) carrying the email app's `appKey` and `secretKey`
 (wrong or missing: 601101), optional `messageId`, `startTime`/`endTime` ("yyyy-MM-dd HH:mm:ss" in

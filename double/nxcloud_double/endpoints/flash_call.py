@@ -1,5 +1,5 @@
 """Flash-call CDRs: GET /otp/call/list, credentials in the query, at most 100 rows a call by
-`gmtCreate` with inclusive bounds, no paging (shared NOTES.md)."""
+`gmtCreate` with inclusive bounds, no paging (docs/nxcloud-api/time-and-limits.md#bounds)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The signed-header convention of the contact-center and DID endpoints (shared NOTES.md and
-vendor `api-interface-invocation-convention.md`): written here independently of the tap's own
+"""The signed-header convention of the contact-center and DID endpoints
+(docs/nxcloud-api/signing.md#signed-headers): written here independently of the tap's own
 signer, so a mistake in one cannot hide in the other."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """SIP records: POST /api/voiceSms/getSipCdr. Optional filters `username` (one phone; an unknown
 one is "mobile no exist") and `direction` (0 incoming, 1 outgoing). Limits: last 15 days, one
-request every 2 seconds (vendor `sip-cdr-query.md`)."""
+request every 2 seconds (docs/nxcloud-api/time-and-limits.md#rate-limits)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SMS records: POST /api/sms/getSmsCdr (vendor `sms-record-query.md`, MORE-STREAMS.md).
+"""SMS records: POST /api/sms/getSmsCdr (docs/nxcloud-api/codes.md#sms-records).
 
 One day a request (`date` = yyyyMMdd in the double's zone), only the last 31 days (today - 30 on),
 `page_size` 1..999 ("less than 1000"), rows by `date` ascending (`sort_type` 0, the default) or

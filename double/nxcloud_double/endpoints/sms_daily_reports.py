@@ -1,4 +1,5 @@
-"""The SMS app's statement: POST /api/sms/getSmsReport (vendor `sms-statement-report.md`).
+"""The SMS app's statement: POST /api/sms/getSmsReport
+(docs/nxcloud-api/codes.md#sms-statement-and-balance).
 
 A form like getSmsCdr's: the SMS app's `appkey`/`secretkey`, `start_date` and `end_date`
 (yyyy-MM-dd, both inclusive, start <= end); codes as getSmsCdr ("1" params, "2" keys, "5" too

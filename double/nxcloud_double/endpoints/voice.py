@@ -1,7 +1,8 @@
 """Voice records: POST /api/voiceSms/getVoiceCdr. Group calls (`voiceType` 0) and
 OTP/notification calls (1) are separate sets whose ids may coincide: the table keeps each row's
 request voiceType as an internal field (not sent), and a request sees only its voiceType's rows.
-Limits: last 7 days, one request a second (MORE-STREAMS.md, newer vendor page)."""
+Limits: last 7 days, one request a second (the 2025 vendor page:
+docs/nxcloud-api/time-and-limits.md#rate-limits)."""
 
 from __future__ import annotations
 
