@@ -12,11 +12,10 @@ import functools
 import json
 from collections.abc import Hashable, Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from .errors import ApiError, TransientError
-from .http import Answer, cut, json_body
-from .redact import MASK
+from .http import Answer, json_body
+from .redact import Spellings, mask_tree, shown
 from .spec import RATE_WINDOW, StreamSpec
 
 MAX_TOTAL = 10**12  # a count of rows beyond this is not a count
@@ -44,7 +43,7 @@ def _kind(value: Any) -> str:
     """What a value is, for a message: its JSON type and a short excerpt."""
     name = {dict: "an object", list: "a list", str: "a text", bool: "a boolean",
             type(None): "null"}.get(type(value), "a number")
-    return f"{name} ({cut(json.dumps(value, ensure_ascii=False, default=str), 80)})"
+    return f"{name} ({shown(json.dumps(value, ensure_ascii=False, default=str), 80)})"
 
 
 def count(value: Any) -> int | None:
@@ -57,38 +56,19 @@ def count(value: Any) -> int | None:
 
 
 class Masker:
-    """Replaces every configured secret, raw or URL-encoded, wherever it appears in an answer.
-    The raw body is searched first (fast); only an answer that holds one is walked."""
+    """Masks every configured secret wherever a decoded answer holds it (texts and keys, at any
+    depth), however the answer spelled it (redact.Spellings: raw, percent-encoded, any JSON
+    escape). The raw body tells cheaply which secrets it may hold: for nearly every page, none,
+    and the decoded answer is not walked at all."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        forms: set[str] = set()
-        for secret in secrets:
-            if secret and len(secret) >= 3:
-                forms |= {secret, quote(secret, safe=""), quote_plus(secret), quote(secret)}
-        self.texts = sorted(forms, key=len, reverse=True)
-        needles: set[bytes] = set()
-        for text in self.texts:  # as it can appear inside the JSON text
-            needles |= {text.encode(), json.dumps(text)[1:-1].encode(),
-                        json.dumps(text, ensure_ascii=False)[1:-1].encode(),
-                        json.dumps(text)[1:-1].replace("/", "\\/").encode()}
-        self.needles = tuple(needles)
+        self.spellings = Spellings(secrets)
 
     def __call__(self, body: bytes, payload: Any) -> Any:
-        if not any(n in body for n in self.needles):
+        if not self.spellings:
             return payload
-        return self._walk(payload)
-
-    def _walk(self, value: Any) -> Any:
-        if isinstance(value, str):
-            for text in self.texts:
-                if text in value:
-                    value = value.replace(text, MASK)
-            return value
-        if isinstance(value, list):
-            return [self._walk(v) for v in value]
-        if isinstance(value, dict):
-            return {self._walk(k): self._walk(v) for k, v in value.items()}
-        return value
+        which = self.spellings.candidates(body)
+        return mask_tree(payload, self.spellings.pattern(which)) if which else payload
 
 
 @functools.cache
@@ -131,11 +111,11 @@ class Reader:
         message = next((m for m in (payload.get(k) for k in env.message)
                         if isinstance(m, str) and m), "")
         text = message.lower()
-        shown = cut(message) or "no message"
+        said, said_code = shown(message) or "no message", shown(code, 40)
         # a rate refusal whatever code comes with it: the SIP family says "appkey access rate
         # limit" under "1", its success code elsewhere
         if code in env.too_frequent or any(t in text for t in env.too_frequent_texts):
-            raise TransientError(f"code {code} ({shown})", min_pause=RATE_WINDOW, rate=True)
+            raise TransientError(f"code {said_code} ({said})", min_pause=RATE_WINDOW, rate=True)
         if code in self.success:
             if not env.rows:  # the answer itself is the one row (a balance)
                 return [{k: v for k, v in payload.items()
@@ -145,20 +125,20 @@ class Reader:
                 payload = wrapped  # the rows one level down (the AI agent's `data`)
             holder = _dig(payload, env.rows[:-1])
             if isinstance(holder, str):  # "1" with a text where the rows belong: a refusal
-                return self._refused(code, cut(holder) or "an empty text", holder.lower())
+                return self._refused(code, shown(holder) or "an empty text", holder.lower())
             return self._rows(payload, code)
         if code == env.skew_code:
-            raise TransientError(f"code {code} ({shown})", attempts=2, hint="check the system "
-                                 "clock: NXCloud rejects a ts more than 60 s from its own")
+            raise TransientError(f"code {said_code} ({said})", attempts=2, hint="check the "
+                                 "system clock: NXCloud rejects a ts more than 60 s from its own")
         if code in env.transient:
-            raise TransientError(f"code {code} ({shown})")
-        return self._refused(code, shown, text)
+            raise TransientError(f"code {said_code} ({said})")
+        return self._refused(code, said, text)
 
-    def _refused(self, code: Any, shown: str, text: str):
+    def _refused(self, code: Any, said: str, text: str):
         env = self.env
         hint = env.fatal.get(code) or next(
             (h for t, h in self.fatal_texts.items() if t in text), env.default_hint)
-        raise ApiError(f"{self.spec.name}: NXCloud code {cut(code, 40)} ({shown}); {hint}")
+        raise ApiError(f"{self.spec.name}: NXCloud code {shown(code, 40)} ({said}); {hint}")
 
     def _rows(self, payload: dict, code: Any) -> tuple[list[dict], int | None]:
         name, env = self.spec.name, self.env
@@ -182,8 +162,8 @@ class Reader:
                                "object")
             if any(row.get(k) in (None, "") or isinstance(row.get(k), dict | list)
                    for k in self.keys):
-                shown = cut({k: row.get(k) for k in self.keys}, 120)
+                keys = shown({k: row.get(k) for k in self.keys}, 120)
                 raise ApiError(f"{name}: the API returned a row without a usable "
-                               f"{' and '.join(map(repr, self.keys))} ({shown}); rows cannot "
+                               f"{' and '.join(map(repr, self.keys))} ({keys}); rows cannot "
                                "be told apart, so none can be emitted safely")
         return rows, total

@@ -242,3 +242,36 @@ def is_data(spec: StreamSpec, reply: Reply) -> bool:
         return False
     codes = {str(c) for c in spec.envelope.codes}
     return reply.status == 200 and str(payload.get("code")) in codes
+
+
+# --- spellings JSON allows, for echoed secrets -----------------------------------------------
+def spell(text: str, how: str) -> str:
+    """`text` as the inside of a JSON string, spelled as `how` says; every spelling decodes to
+    `text`. "gson": = & < > ' as \\u00XX (Gson's default); "upper"/"lower": every character as
+    \\uXXXX in that hex case (astral ones as surrogate pairs); "mixed": one in two characters so,
+    alternating the case; "slash": / as \\/ and the rest as json.dumps writes it."""
+    if how == "gson":
+        body = json.dumps(text, ensure_ascii=False)[1:-1]
+        return "".join(f"\\u{ord(c):04x}" if c in "=&<>'" else c for c in body)
+    if how == "slash":
+        return json.dumps(text)[1:-1].replace("/", "\\/")
+    units = text.encode("utf-16-be")
+    codes = [int.from_bytes(units[i:i + 2], "big") for i in range(0, len(units), 2)]
+    out = []
+    for i, code in enumerate(codes):
+        if how == "mixed" and i % 2:
+            out.append(json.dumps(chr(code))[1:-1] if code < 0xD800 or code > 0xDFFF
+                       else f"\\u{code:04x}")
+        else:
+            out.append(f"\\u{code:04X}" if how == "upper" or (how == "mixed" and i % 4)
+                       else f"\\u{code:04x}")
+    return "".join(out)
+
+
+def raw_json(payload, spelled: dict[str, str]) -> bytes:
+    """The payload as JSON, each placeholder (a plain ASCII text inside a string or key)
+    replaced by its spelling: a body no JSON library would write, which every one reads."""
+    body = json.dumps(payload, ensure_ascii=False)
+    for placeholder, text in spelled.items():
+        body = body.replace(placeholder, text)
+    return body.encode()
