@@ -1,8 +1,10 @@
-"""Run the API double by hand: `nxcloud-double --flash-rows 5000 --cc-rows 5000` (or
-`python -m nxcloud_double`).
+"""Run the API double by hand: `nxcloud-double` (or `python -m nxcloud_double`) fills every
+registered stream; `--<alias>-rows N` changes one stream's rows (0: none).
 
-Prints one JSON line with its URL and credentials (a ready-made tap config), the row counts and
-each stream's time window, then serves on 127.0.0.1 until interrupted.
+Prints one JSON line with its URL and credentials (a ready-made tap config), the row counts
+(`<alias>_rows`: rows the double keeps; `rows`: what a tap reading each stream's window gets,
+derived rows such as the SMS statement and the balance included) and each stream's time window,
+then serves on 127.0.0.1 until interrupted.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import signal
 import sys
 from zoneinfo import ZoneInfo
 
+from tap_nxcloud.spec import FULL_TABLE, SNAPSHOT
 from tap_nxcloud.streams import BY_NAME
 
 from . import SETTINGS, config_for
@@ -26,6 +29,19 @@ RETENTION_HELP = ("Rows of a stream whose API keeps only recent records are gene
                   "whole day still kept (retention in calendar days, as SMS), or an hour after the "
                   "oldest instant still kept (voice, SIP), and is then cut at now; the first "
                   "output line gives every stream's window.")
+
+
+# Rows of each stream when no flag says otherwise (the demo's volumes): every registered stream
+# gets some. The SMS statement and the balance are derived (from the SMS rows; one value): their
+# flags change nothing. A stream registered later without an entry here gets rows by its kind.
+DEFAULT_ROWS = {"flash": 5000, "cc": 5000, "sms": 3000, "voice": 3000, "sip": 2000, "did": 2000,
+                "email": 2000, "sms_report": 1, "balance": 1, "cc_agent": 40, "cc_group": 6,
+                "ai_task": 12, "ai_call": 1500}
+BY_KIND = {SNAPSHOT: 1, FULL_TABLE: 40}
+
+
+def default_rows(endpoint) -> int:
+    return DEFAULT_ROWS.get(endpoint.alias, BY_KIND.get(BY_NAME[endpoint.stream].kind, 1000))
 
 
 def recent(endpoint, start: dt.datetime, span: int, now: dt.datetime) -> tuple[dt.datetime, int]:
@@ -78,15 +94,28 @@ def build(args: argparse.Namespace, *, seed: int | None = None, port: int | None
                            for s, (b, n) in windows.items()}
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="nxcloud-double", description=__doc__.splitlines()[0],
-                                epilog=RETENTION_HELP)
+def served(double: ApiDouble, windows: dict) -> dict[str, int]:
+    """Rows a tap reading each stream's window gets: the double's rows, or, for a stream it
+    derives instead of keeping rows (the SMS statement, the balance), what it answers."""
+    out = {}
+    for endpoint in ENDPOINTS:
+        n = len(double.tables[endpoint.stream])
+        if not n:
+            begin, end = (dt.datetime.fromisoformat(t) for t in windows[endpoint.stream])
+            n = len(endpoint.expected(double, begin, end))
+        out[endpoint.stream] = n
+    return out
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nxcloud-double", description=" ".join(
+        __doc__.split("\n\n")[0].split()), epilog=RETENTION_HELP)
     p.add_argument("--port", type=int, default=8787, help="0 picks a free port")
     p.add_argument("--seed", type=int, default=1)
     for endpoint in ENDPOINTS:
         p.add_argument(f"--{endpoint.alias.replace('_', '-')}-rows", type=int,
-                       default=5000 if endpoint.alias in ("flash", "cc") else 0,
-                       dest=f"{endpoint.alias}_rows", help=f"rows of {endpoint.stream}")
+                       default=default_rows(endpoint), dest=f"{endpoint.alias}_rows",
+                       help=f"rows of {endpoint.stream} (default %(default)s)")
     p.add_argument("--start", help="first row's wall-clock time, e.g. 2026-10-01T00:00:00 "
                                    "(default: midnight span-days ago); see below for streams "
                                    "whose API keeps only recent records")
@@ -104,14 +133,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--accounts", type=int, default=0, metavar="N",
                    help="N accounts, each a double of its own (its own port, keys and rows, "
                         "seeded seed+i); the config is then an `accounts` list")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if args.accounts:
         return _many(args)
     double, start, windows = build(args)
     counts = {f"{e.alias}_rows": len(double.tables[e.stream]) for e in ENDPOINTS}
     print(json.dumps({"config": config_for(double, start.isoformat()), **counts,
-                      "windows": windows}), flush=True)
+                      "rows": served(double, windows), "windows": windows}), flush=True)
     try:
         double.server.serve_forever()
     except KeyboardInterrupt:
@@ -135,9 +168,11 @@ def _many(args: argparse.Namespace) -> None:
         entries.append(entry)
     counts = {f"{e.alias}_rows": sum(len(d.tables[e.stream]) for d in doubles)
               for e in ENDPOINTS}
+    rows = [served(d, windows) for d in doubles]
     config = {"start_date": start.isoformat(), "timezone": args.timezone, "accounts": entries}
-    print(json.dumps({"config": config, **counts, "windows": windows,
-                      "urls": [d.url for d in doubles]}), flush=True)
+    print(json.dumps({"config": config, **counts,
+                      "rows": {s: sum(r[s] for r in rows) for s in windows},
+                      "windows": windows, "urls": [d.url for d in doubles]}), flush=True)
     try:
         signal.pause()
     except KeyboardInterrupt:
