@@ -4,15 +4,23 @@ watchdog for every attempt of the process (deadline.py).
 Retries are a loop here rather than a `backoff` decorator because the pause must be shared: when
 one worker meets a 429 or a failing server, every worker waits, and while failures last only one
 request at a time goes out, so concurrency never multiplies the load on a struggling API.
+
+A host that refuses the connection and has not answered once in this run (a wrong URL, a service
+that is down) is tried REFUSED_TRIES times, REFUSED_PAUSE s apart, then named in one line with
+the setting that holds its URL; one that answered before is retried as any transient failure.
+The first retry of each kind per host is a WARNING, the others DEBUG, and a count of them all is
+logged when the process exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import email.utils
 import logging
 import os
 import random
+import re
 import socket
 import ssl
 import threading
@@ -258,7 +266,62 @@ def transport_failure(exc: BaseException, host: str, urls: str = "api_url") -> E
     kind = next((type(e).__name__ for e in chain if isinstance(e, ConnectionRefusedError
                                                                 | ConnectionResetError)),
                 type(exc).__name__)
+    if kind == ConnectionRefusedError.__name__:
+        return Refused(f"connection to {host} failed ({kind})")
     return TransientError(f"connection to {host} failed ({kind})")
+
+
+class Refused(TransientError):
+    """The host refused the connection: nothing listens there, or not yet."""
+
+
+# --- what this run learnt about its hosts ----------------------------------------------------
+REFUSED_TRIES = 2  # a host that never answered: tries before it is named (a wrong URL?)
+REFUSED_PAUSE = 1.0  # seconds between them
+_answered: set[str] = set()  # hosts that sent an HTTP answer (any status) in this run
+_unreachable: dict[str, str] = {}  # host -> the line that named it: the others fail at once
+_url_settings: dict[str, str] = {}  # host -> the setting(s) that hold its URL
+_retries: dict[tuple[str, str], int] = {}  # (host, kind of failure) -> retries so far
+_retries_lock = threading.Lock()
+
+
+def name_url_settings(sources: Mapping[str, str]) -> None:
+    """The settings that put each host in this run (settings.Settings.url_sources): a message
+    about a host names the one to check, not every setting that might hold a URL."""
+    _url_settings.clear()
+    _url_settings.update(sources)
+
+
+def _kind(reason: str) -> str:
+    """A failure's reason without its particulars (sizes, exception names): its kind."""
+    return re.sub(r"\s*\([^)]*\)", "", reason)
+
+
+def _count_retry(host: str, reason: str) -> bool:
+    """Count a retry; True for the first of its kind for this host (the one a WARNING shows)."""
+    key = (host, _kind(reason))
+    with _retries_lock:
+        n = _retries[key] = _retries.get(key, 0) + 1
+        if n == 2 and sum(v > 1 for v in _retries.values()) == 1:  # the first one unshown
+            atexit.register(_log_retry_summary)
+    return n == 1
+
+
+def retry_summary() -> list[str]:
+    """One line per host some of whose retries were logged at DEBUG only: how many of each."""
+    hosts: dict[str, list[tuple[str, int]]] = {}
+    with _retries_lock:
+        for (host, kind), n in _retries.items():
+            hosts.setdefault(host, []).append((kind, n))
+    return [f"{host}: {sum(n for _, n in kinds)} retries in this run ("
+            + ", ".join(f"{kind}: {n}" for kind, n in kinds)
+            + "); after the first of each kind they were logged at DEBUG"
+            for host, kinds in hosts.items() if any(n > 1 for _, n in kinds)]
+
+
+def _log_retry_summary() -> None:
+    for line in retry_summary():
+        log.warning("%s", line)
 
 
 # --- the client ------------------------------------------------------------------------------
@@ -303,6 +366,11 @@ class Client:
         self.requests_sent = 0
         self._count_lock = threading.Lock()
         _clients.add(self)
+
+    @property
+    def url_setting(self) -> str:
+        """The setting(s) that hold this host's URL, as messages name them."""
+        return _url_settings.get(self.host) or self.urls
 
     @contextlib.contextmanager
     def session(self) -> Iterator[requests.Session]:
@@ -360,6 +428,7 @@ class Client:
             try:
                 response = session.send(prepared, timeout=self.timeout, allow_redirects=False,
                                         stream=True)
+                _answered.add(self.host)
                 try:
                     body = read_body(response.raw, response.headers, self.bodies)
                 except BaseException:
@@ -385,8 +454,8 @@ class Client:
                 # what is needed, not the exception: kept in a local, it and its traceback's
                 # frames would form a cycle that holds their pages until a full collection;
                 # and its text holds the URL, which for flash calls holds the secret
-                failure, timed_out = transport_failure(exc, self.host, self.urls), isinstance(
-                    exc, requests.Timeout | urllib3.exceptions.TimeoutError)
+                failure = transport_failure(exc, self.host, self.url_setting)
+                timed_out = isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError)
         if attempt.stopped == "cancel" or self.cancel.is_set():
             raise InterruptedError("cancelled")
         # past the deadline it is a timeout, whoever noticed first (a read timeout while reading
@@ -402,7 +471,7 @@ class Client:
              tally: Any = None) -> Any:
         """`tally` (an audit.Tally), if given, counts this call's attempts, retries and rate
         refusals for the window it belongs to."""
-        attempt = 0
+        attempt = refusals = 0
         seen: dict[str, int] = {}
         while True:
             attempt += 1
@@ -432,12 +501,26 @@ class Client:
             pause = max(failure.min_pause,
                         min(failure.retry_after, self.backoff_max)
                         if failure.retry_after is not None else self.delay(attempt))
+            # refused by a host that has never answered: a wrong URL or a service that is down,
+            # named after a quick second try instead of minutes of backoff
+            never = isinstance(failure, Refused) and self.host not in _answered
+            if never:
+                refusals += 1
+                last = last or refusals >= REFUSED_TRIES or self.host in _unreachable
+                pause = REFUSED_PAUSE
             self.throttle.done(solo, ok=False, pause=0.0 if last else pause)
+            if last and never:
+                raise ApiError(_unreachable.setdefault(self.host, (
+                    f"cannot connect to {self.host}: the connection was refused and the host "
+                    f"has not answered in this run (a wrong URL, or the service is down); "
+                    f"check {self.url_setting}"))) from None
             if last:
                 hint = f"; {failure.hint}" if failure.hint else ""
                 raise ApiError(f"{self.stream}: giving up after {attempt} attempts: "
                                f"{failure.reason}{hint}") from None
             if tally is not None:
                 tally.retries += 1
-            log.warning("%s: %s; retry %d of %d in %.1f s", self.stream, failure.reason,
-                        attempt, self.max_tries - 1, pause)
+            shown = not never and _count_retry(self.host, failure.reason)
+            log.log(logging.WARNING if shown else logging.DEBUG,
+                    "%s: %s; retry %d of %d in %.1f s", self.stream, failure.reason, attempt,
+                    self.max_tries - 1, pause)

@@ -139,7 +139,9 @@ SCHEMA = th.PropertiesList(
                 description="Seconds a whole request may take (connect, headers, body) before it "
                             "is retried."),
     th.Property("max_retries", th.IntegerType, default=6,
-                description="Retries of a failing request before the sync stops."),
+                description="Retries of a failing request before the sync stops. A host that "
+                            "refuses the connection and has not answered yet in the run is "
+                            "tried twice, 1 s apart, then named with its URL setting."),
     th.Property("backoff_base_seconds", th.NumberType, default=2,
                 description="First retry delay; doubled on each retry, with jitter."),
     th.Property("backoff_max_seconds", th.NumberType, default=120,
@@ -212,6 +214,31 @@ class Settings:
     def filters(self, spec) -> dict:
         return {param: self.config[name] for name, param in spec.filters.items()
                 if self.config.get(name) is not None}
+
+    def url_source(self, account: Account, spec) -> str | None:
+        """The setting that holds the base URL a lane of `spec` for `account` uses, as a message
+        names it ("api_url", "cc_api_url of account acme", "nxlink_region"); None: the
+        documented host."""
+        for name in spec.url_settings:
+            if self.named and account.values.get(name):
+                return f"{name} of account {account.name}"
+            if self.config.get(name):
+                return name
+        if spec.nxlink and self.config.get("nxlink_region"):
+            return "nxlink_region"
+        return None
+
+    def url_sources(self) -> dict[str, str]:
+        """Each host the run's lanes may connect to -> the setting(s) that put it there (hosts
+        from no setting, the documented ones, left out)."""
+        found: dict[str, list[str]] = {}
+        for account in self.accounts:
+            for spec in STREAMS:
+                source = self.url_source(account, spec)
+                host = urlsplit(account.url(spec)).netloc
+                if source and host and source not in found.setdefault(host, []):
+                    found[host].append(source)
+        return {host: " or ".join(names) for host, names in found.items()}
 
 
 def _type_errors(config: dict, schema: dict) -> list[str]:

@@ -21,7 +21,7 @@ from .audit import NAME as AUDIT
 from .audit import Audit, AuditStream
 from .clock import SettingError, parse_bookmark
 from .errors import ApiError, Interrupted, Reported, StateError, TapError
-from .http import cut
+from .http import cut, name_url_settings
 from .sdk_private import use_state_writer
 from .settings import SCHEMA, parse
 from .stream import WindowedStream
@@ -108,6 +108,7 @@ class TapNXCloud(Tap):
                 raise TapError(f"Invalid configuration: {exc}") from None
             self.settings = parse(_PLACEHOLDER)
             return [str(exc)]
+        name_url_settings(self.settings.url_sources())
         return []
 
     def discover_streams(self) -> list[WindowedStream | AuditStream]:
@@ -164,7 +165,7 @@ class TapNXCloud(Tap):
                          "(fail_on_mismatch); the bookmark stays before it, so the next run "
                          "reads it again")
         if lines:
-            raise Reported(lines)
+            raise Reported(list(dict.fromkeys(lines)))
 
     def preflight(self) -> dict[int, tuple]:
         """Each selected stream's first request of every account, all at once (their answers
@@ -225,7 +226,9 @@ class TapNXCloud(Tap):
             for lane in stream.lanes:
                 if lane in refused:
                     failed += 1
-                    tap.logger.error("FAILED %s", refused[lane])
+                    text = str(refused[lane])  # a host's failure names no stream: add it
+                    tap.logger.error("FAILED %s", text if text.startswith(f"{stream.name}: ")
+                                     else f"{stream.name}: {text}")
                 else:
                     who = f" ({lane.label})" if lane.label else ""
                     tap.logger.info("OK %s%s: the API accepted the credentials", stream.name,
@@ -289,7 +292,7 @@ def together(refusals) -> list[str]:
         if len(names) > 1 and text.startswith(prefix):
             text = f"{', '.join(names[:-1])} and {names[-1]}: {text[len(prefix):]}"
         lines.append(text)
-    return lines
+    return list(dict.fromkeys(lines))  # one host refusing every stream is one line
 
 
 def _upgraded(name: str, entry: dict) -> dict:

@@ -160,8 +160,8 @@ def test_no_secret_when_the_connection_is_refused(tmp_path):
               "flash_call_app_secret": c.flash_call_app_secret, "cc_access_key": c.cc_access_key,
               "cc_access_secret": c.cc_access_secret, "max_retries": 2, **FAST}
     run = run_tap(config, tmp_path, env={"TAP_NXCLOUD_LOGLEVEL": "DEBUG"})
-    assert_one_clear_line(run, "giving up after 3 attempts",
-                          f"connection to 127.0.0.1:{port} failed (ConnectionRefusedError)")
+    assert_one_clear_line(run, f"cannot connect to 127.0.0.1:{port}: the connection was refused",
+                          "check api_url")
     for form in _secret_forms():
         assert form not in run.stdout and form not in run.stderr, form
 
