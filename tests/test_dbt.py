@@ -480,7 +480,8 @@ def test_two_accounts_late_rows_and_renamed_voice_key(meltano_env, double, sysdi
         "select account, count(*) as n, count(*) filter (where vendor_status = '9') as changed, "
         "count(*) filter (where call_record_id % 10 = 0) as tenth "
         "from analytics_staging.stg_nxcloud__ai_agent_calls group by account",
-        # the README's example: SMS days where our count differs from the vendor's statement
+        # docs/warehouse.md's example: SMS days where our count differs from the vendor's
+        # statement
         "select account, day, communication_count, vendor_submitted_count "
         f"from analytics.daily_usage where channel = 'sms' and day_zone = '{ZONE}' "
         "and vendor_submitted_count is distinct from communication_count order by account, day")

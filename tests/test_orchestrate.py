@@ -143,11 +143,11 @@ def test_meltano_yml_is_ready_for_orchestration():
     assert child["config"]["account"] == "acme"
 
 
-def _readme_table() -> tuple[dict, dict]:
-    """The README's table of jobs: {job: tasks} and {schedule: (job, cron)}."""
-    text = (ROOT / "README.md").read_text()
+def _documented_table() -> tuple[dict, dict]:
+    """The table of jobs in docs/operations.md: {job: tasks} and {schedule: (job, cron)}."""
+    text = (ROOT / "docs" / "operations.md").read_text()
     header = "| Job | Tasks | Schedule | Cron (UTC) |"
-    assert header in text, "README.md has no jobs table (orchestrate/README-sections.md)"
+    assert header in text, "docs/operations.md has no jobs table (Jobs and schedules)"
     jobs, schedules = {}, {}
     for line in text.split(header, 1)[1].splitlines()[2:]:
         if not line.startswith("|"):
@@ -159,14 +159,14 @@ def _readme_table() -> tuple[dict, dict]:
     return jobs, schedules
 
 
-def test_job_and_schedule_lists_are_what_the_readme_says(meltano_env):
+def test_job_and_schedule_lists_are_what_the_docs_say(meltano_env):
     listed = json.loads(meltano(meltano_env, "job", "list", "--format=json").stdout)
     jobs = {j["job_name"]: j["tasks"] for j in listed["jobs"]}
     listed = json.loads(meltano(meltano_env, "schedule", "list", "--format=json").stdout)
     assert listed["schedules"]["elt"] == []
     schedules = {s["name"]: (s["job"]["name"], s["cron_interval"])
                  for s in listed["schedules"]["job"]}
-    assert (jobs, schedules) == _readme_table()
+    assert (jobs, schedules) == _documented_table()
     assert CHILD in " ".join(t for tasks in jobs.values() for t in tasks)
 
 
@@ -243,7 +243,8 @@ def test_two_accounts_keep_separate_state_and_a_backfill_leaves_it_alone(meltano
                 assert {landed[k].get("account") for k in want_acme} == {"acme"}
                 assert {landed[k].get("account") for k in want_main} == {None}
 
-        # README recipe: re-read 2 October for acme under its own state ID, then drop that ID.
+        # docs/operations.md recipe: re-read 2 October for acme under its own state ID, then
+        # drop that ID.
         backfill_id = f"{acme_id}:backfill-20261002"
         replay = {**env, "TARGET_JSONL_DESTINATION_PATH": str(tmp_path / "replay"),
                   "TAP_NXCLOUD__ACME_START_DATE": "2026-10-02",
