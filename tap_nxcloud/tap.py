@@ -34,7 +34,11 @@ _PLACEHOLDER = {"start_date": "2000-01-01", **{name: "-" for spec in STREAMS
 
 
 class TapNXCloud(Tap):
-    """Singer tap for NXCloud call and message records: flash call, CC, SMS, voice, SIP, DID."""
+    # The description `--about` shows: every registered stream, from the registry (never a list
+    # kept by hand), then the tap's own.
+    __doc__ = ("Singer tap for NXCloud call, message and account records, a stream each: "
+               f"{', '.join(s.name for s in STREAMS)}; plus {AUDIT}, each run's check "
+               "against NXCloud's own counts.")
 
     name = "tap-nxcloud"
     # a copy: the SDK appends its built-in settings (stream maps, flattening) to this dict in place

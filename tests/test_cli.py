@@ -32,6 +32,13 @@ def test_readme_settings_reference_matches_about():
         "README is out of date: run python scripts/generate.py")
 
 
+def test_about_names_every_registered_stream():
+    about = json.loads(subprocess.run([TAP, "--about", "--format=json"], capture_output=True,
+                                      text=True, check=True).stdout)
+    named = set(re.findall(r"\w+", about["description"]))
+    assert {spec.name for spec in STREAMS} <= named, about["description"]
+
+
 def test_connection_test_names_what_works_and_what_does_not(loaded, tmp_path):
     ok = run_tap(config_for(loaded), tmp_path, "--test")
     assert ok.returncode == 0, ok.stderr
