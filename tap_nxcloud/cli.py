@@ -1,4 +1,7 @@
-"""Console entry point: user-caused failures end in one line and exit 1, never a traceback."""
+"""Console entry point: user-caused failures end in one line and exit 1, never a traceback.
+
+Every log line of the run goes through redact's LogRecord factory, installed first: secrets
+masked however spelled, control characters escaped, so no vendor text can forge a line."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ import logging
 import os
 import sys
 
+from . import redact
 from .errors import Interrupted, OutputClosed, TapError
-from .http import cancel_all, cut
+from .http import cancel_all
 from .tap import TapNXCloud
 from .writer import flush_stdout
 
@@ -36,6 +40,7 @@ def one_malloc_arena() -> None:
 
 def main() -> None:
     one_malloc_arena()  # before any thread starts
+    redact.install()  # before any log line
     try:
         try:
             TapNXCloud.cli()
@@ -58,7 +63,7 @@ def main() -> None:
         log.debug("the failure in full", exc_info=True)
         log.error("tap-nxcloud stopped on an unexpected %s: %s (a bug: please report it, with "
                   "the traceback that TAP_NXCLOUD_LOGLEVEL=DEBUG prints)", type(exc).__name__,
-                  cut(exc, 300))
+                  redact.shown(exc, 300))
         sys.exit(1)
     finally:
         # whatever ended the run, stop the workers now rather than wait for them at exit

@@ -1,10 +1,19 @@
-"""Exceptions whose message is the one line a user sees."""
+"""Exceptions whose message is the one line a user sees.
+
+A message may quote a vendor's or a library's text: its control characters are escaped here
+(redact.printable), so the line stays one line whatever built it.
+"""
 
 from __future__ import annotations
+
+from .redact import printable
 
 
 class TapError(Exception):
     """A failure a user can act on: the CLI prints its message as one line and exits 1."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(printable(a) if isinstance(a, str) else a for a in args))
 
 
 class ApiError(TapError):
@@ -23,13 +32,14 @@ class TransientError(Exception):
     def __init__(self, reason: str, *, retry_after: float | None = None,
                  attempts: int | None = None, hint: str | None = None,
                  min_pause: float = 0.0, rate: bool = False) -> None:
+        reason = printable(reason)
         super().__init__(reason)
         self.rate = rate
         self.min_pause = min_pause
         self.reason = reason
         self.retry_after = retry_after
         self.attempts = attempts
-        self.hint = hint
+        self.hint = printable(hint) if hint else hint
 
 
 class Interrupted(BaseException):
@@ -65,4 +75,4 @@ class Reported(TapError):
 
     def __init__(self, lines: list[str]) -> None:
         super().__init__(f"{len(lines)} failure{'s' if len(lines) > 1 else ''}")
-        self.lines = lines
+        self.lines = [printable(line) for line in lines]

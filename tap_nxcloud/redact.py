@@ -5,8 +5,8 @@ or an exception text carries it (urllib3's DEBUG lines, requests' error messages
 may echo a secret in an answer however JSON lets it write one. `Spellings` finds a secret
 however it is spelled: raw, percent-encoded (any characters of it, either hex case, `+` for a
 space), JSON-escaped (`\\uXXXX` of any character in either hex case, `\\/`, `\\"`, `\\\\`) or as
-Python writes bytes (`\\xc3\\xa9`), a different spelling for each character if need be. Finding
-costs a substring test per secret when the text cannot hold one: the characters no encoder
+Python writes bytes (`\\xc3\\xa9`, `\\'`), a different spelling for each character if need be.
+Finding costs a substring test per secret when the text cannot hold one: the characters no encoder
 escapes unasked (ASCII letters and digits, `-._~`: "unreserved" in URLs, plain in JSON) stay as
 they are in every spelling, or are escaped (`\\u0061`, `%61`), which is rare enough to look for
 on its own; so a text holds a secret only if it holds the secret's longest run of such
@@ -116,7 +116,7 @@ def _char(char: str) -> str:
         spellings.append("".join(r"\\x" + _hex(b, 2) for b in data))  # b'...' as Python shows it
     if char == " ":
         spellings.append(r"\+")  # a form body's space
-    if char in '/"\\':
+    if char in '/"\\\'':  # JSON's \/ \" \\, Python's \'
         spellings.append(r"\\" + re.escape(char))
     return "(?:" + "|".join(spellings) + ")"
 

@@ -8,6 +8,9 @@ row's own keys (this is the tap's hot path):
 - a value that cannot be converted is set to null and kept, as sent, in `extra_fields`, with a
   WARNING naming stream, field and key;
 - fields the schema does not declare move to `extra_fields`, with one WARNING per new name.
+
+Field names and values are the vendor's text: a WARNING shows them escaped and cut
+(redact.name, redact.shown), so a name holding a newline or ESC cannot write a line of its own.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .redact import name as shown_name
+from .redact import shown
+
 EXTRA = "extra_fields"
 ACCOUNT = "account"
 WARN_PER_FIELD = 5  # WARNING lines per field and run for unconvertible values; then a count
+NAMES_PER_LINE = 20  # undeclared field names a WARNING lists; then how many more
 
 _NONE = type(None)
 
@@ -147,9 +154,13 @@ class Shaper:
             new = set(unknown) - self.new_fields
             self.new_fields |= new
         if new:
+            names = sorted(new, key=str)
+            listed = ", ".join(shown_name(n) for n in names[:NAMES_PER_LINE])
+            if len(names) > NAMES_PER_LINE:
+                listed += f" and {len(names) - NAMES_PER_LINE} more"
             self._warn("%s: NXCloud sent fields the schema does not declare: %s; they are kept "
                        "in the %s column (promote them into the stream's schema to get columns)",
-                       self.stream, ", ".join(sorted(new)), EXTRA)
+                       self.stream, listed, EXTRA)
         row[EXTRA] = extra
 
     def _bad(self, name: str, value: Any, row: dict) -> None:
@@ -157,8 +168,9 @@ class Shaper:
             count = self.bad_counts[name] = self.bad_counts.get(name, 0) + 1
         if count <= WARN_PER_FIELD:
             key = {k: row.get(k) for k in self.keys}
-            self._warn("%s: field %s of the row %s has the value %r, which is not a %s; emitted "
-                       "as null, the value as sent is in %s", self.stream, name, key, value,
+            self._warn("%s: field %s of the row %s has the value %s, which is not a %s; emitted "
+                       "as null, the value as sent is in %s", self.stream, shown_name(name),
+                       shown(repr(key), 120), shown(repr(value), 80),
                        "valid time" if self.fields[name].ok <= {_NONE} else
                        "/".join(sorted(t.__name__ for t in self.fields[name].ok
                                        if t is not _NONE)), EXTRA)
@@ -167,5 +179,5 @@ class Shaper:
         for name, count in self.bad_counts.items():
             if count > WARN_PER_FIELD:
                 self._warn("%s: %d values of field %s could not be converted in this run (the "
-                           "first %d are named above); each is in %s", self.stream, count, name,
-                           WARN_PER_FIELD, EXTRA)
+                           "first %d are named above); each is in %s", self.stream, count,
+                           shown_name(name), WARN_PER_FIELD, EXTRA)
