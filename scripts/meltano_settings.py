@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tap_nxcloud.settings import SECRETS
 from tap_nxcloud.streams import STREAMS
 
 PATH = Path(__file__).resolve().parent.parent / "meltano.yml"
@@ -80,6 +81,16 @@ def settings_group_validation(info: dict) -> list[list[str]]:
     return [g for i, g in enumerate(groups) if g not in groups[:i]]  # products share credentials
 
 
+def unmarked_secrets(info: dict) -> list[str]:
+    """The secrets (every product's secret setting, and `accounts`, which holds them) that would
+    not be declared sensitive: `meltano config set` would write them into meltano.yml as plain
+    text instead of .env, and `meltano config list` would show them."""
+    declared = {item["name"]: item for item in settings(info)}
+    return [name for name in (*SECRETS, "accounts")
+            if not declared.get(name, {}).get("sensitive")
+            and declared.get(name, {}).get("kind") != "password"]
+
+
 def block(info: dict) -> list[str]:
     out = ["      settings_group_validation:"]
     out += [f"        - [{', '.join(group)}]" for group in settings_group_validation(info)]
@@ -102,13 +113,19 @@ def block(info: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Write meltano.yml's block; with --check, only say (exit 1) whether it is out of date."""
     check = "--check" in (sys.argv[1:] if argv is None else argv)
+    info = about()
+    unmarked = unmarked_secrets(info)
+    if unmarked:  # the tap's schema lacks secret=True for them: fix it there, not here
+        print(f"secrets not declared sensitive: {', '.join(unmarked)} (mark them secret in "
+              "tap_nxcloud/settings.py)", file=sys.stderr)
+        return 1
     text = PATH.read_text(encoding="utf-8")
     lines = text.splitlines()
     first = lines.index("      settings_group_validation:")
     # the block ends at the next line indented less than a setting's (another plugin, a comment)
     last = next(i for i in range(first + 1, len(lines))
                 if lines[i].strip() and len(lines[i]) - len(lines[i].lstrip()) <= 4)
-    new = "\n".join([*lines[:first], *block(about()), *lines[last:]]) + "\n"
+    new = "\n".join([*lines[:first], *block(info), *lines[last:]]) + "\n"
     if check:
         if new != text:
             print("meltano.yml is out of date: run python scripts/meltano_settings.py",

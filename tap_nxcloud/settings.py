@@ -2,21 +2,30 @@
 
 Validation happens here, before any request, and its messages name the setting but never quote a
 secret: singer-sdk's own JSON Schema messages echo the offending value, so they are not used.
+Every setting the tap acts on is a typed field of `Settings`, checked here. A setting the tap does
+not know (a key of the config, a TAP_NXCLOUD_* variable, a key of an `accounts` entry) is one
+WARNING naming the setting it most likely misspells (an error with `strict_settings`); its value
+is never shown, as it may be a secret.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from singer_sdk import typing as th
+from singer_sdk.helpers import capabilities as sdk_capabilities
 
-from .accounts import Account
+from .accounts import ENTRY_FIELDS, NAME, Account
+from .accounts import entries as account_entries
 from .accounts import parse as parse_accounts
 from .clock import UTC, SettingError, load_zone, parse_instant
+from .http import cut
 from .spec import NXLINK_REGIONS
 from .streams import STREAMS
 
@@ -158,10 +167,16 @@ SCHEMA = th.PropertiesList(
                             "window's bookmark (the next run reads it again) and end the run "
                             "with exit 1 once every other window is read. Default: a WARNING "
                             "and a `sync_audit` row only."),
+    th.Property("strict_settings", th.BooleanType, default=False,
+                description="Refuse to run (exit 1) when the config, a TAP_NXCLOUD_* variable "
+                            "read with `--config ENV` or an `accounts` entry holds a setting the "
+                            "tap does not know (a misspelling). Default: a WARNING naming it and "
+                            "the setting it most likely means."),
 ).to_dict()
 
 SECRETS = tuple(dict.fromkeys(spec.secret_setting for spec in STREAMS))
 _PAIRS = tuple(dict.fromkeys(spec.credentials for spec in STREAMS))
+_PARTNER = {a: b for pair in _PAIRS for a, b in (pair, pair[::-1])}  # key <-> secret
 _POSITIVE = ("progress_log_seconds", "window_minutes", "max_window_minutes",
              "window_target_rows", "max_workers", "request_timeout", "backoff_max_seconds",
              "max_response_mb", "max_parallel_accounts")
@@ -169,6 +184,137 @@ _NON_NEGATIVE = ("safety_lag_seconds", "max_retries", "backoff_base_seconds",
                  "reconcile_tolerance",
                  *(spec.lookback_setting for spec in STREAMS if spec.lookback_setting))
 _URLS = ("api_url", *dict.fromkeys(spec.api_url_setting for spec in STREAMS))
+_LOOKBACKS = tuple(dict.fromkeys(s.lookback_setting for s in STREAMS if s.lookback_setting))
+_OPTIONS = {o.setting: o.default for spec in STREAMS for o in spec.options}
+_FILTERS = tuple(dict.fromkeys(name for spec in STREAMS for name in spec.filters))
+
+
+def _sdk_settings() -> frozenset[str]:
+    """Every setting singer-sdk's built-in capabilities define (stream maps, flattening, BATCH,
+    ACTIVATE_VERSION, a target's), read from the installed package: the SDK understands them,
+    so none is reported as unknown, whether or not this tap declares the capability."""
+    return frozenset(name for value in vars(sdk_capabilities).values()
+                     if isinstance(value, dict) and isinstance(value.get("properties"), dict)
+                     for name in value["properties"])
+
+
+SDK_SETTINGS = _sdk_settings()
+KNOWN = frozenset(SCHEMA["properties"]) | SDK_SETTINGS
+ENV_PREFIX = "TAP_NXCLOUD_"
+# TAP_NXCLOUD_<NAME> variables that are not settings: singer-sdk's log level. Meltano's own
+# (TAP_NXCLOUD__SELECT, an inherit_from child's TAP_NXCLOUD__ACME_...) start with a second _.
+_ENV_NOT_SETTINGS = frozenset({"LOGLEVEL"})
+BATCH_REFUSED = ("batch_config: tap-nxcloud writes RECORD messages, not BATCH files: its rows "
+                 "are already encoded as the lines it writes (README: Memory), which BATCH files "
+                 "would hold as JSON strings; remove batch_config")
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A name the tap does not know, where it was found, and the one it most likely misspells
+    (None: nothing close). Its value is never kept: it may be a secret."""
+
+    name: str  # as written: a config key, a TAP_NXCLOUD_* variable, an entry's key
+    guess: str | None  # the setting (or entry field) it most likely means
+    where: str = ""  # "accounts[0] (acme): " for an entry's key
+    env: bool = False  # a variable: the guess is shown as one too
+    what: str = "a setting of tap-nxcloud"
+
+    @property
+    def shown_guess(self) -> str | None:
+        if self.guess is None:
+            return None
+        return ENV_PREFIX + self.guess.upper() if self.env else self.guess
+
+    def __str__(self) -> str:
+        hint = (f"; did you mean {self.shown_guess}?" if self.guess
+                else " (tap-nxcloud --about lists them)")
+        return f"{self.where}{self.name}: not {self.what}{hint}"
+
+    def misspelling(self) -> str:
+        return f"{self.where}{self.name} looks like a misspelling of {self.shown_guess}"
+
+
+def closest(name: str, known) -> str | None:
+    """The known name `name` most likely misspells (case and - for _ first, then difflib)."""
+    plain = name.strip().lower().replace("-", "_")
+    if plain in known:
+        return plain
+    found = difflib.get_close_matches(plain, sorted(known), n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def unknown_settings(config: Mapping, env: Mapping[str, str] | None = None) -> list[Unknown]:
+    """The config's keys the tap does not know, then (`env`: the environment, read when the
+    CLI was given `--config ENV`) its TAP_NXCLOUD_* variables that name no setting."""
+    found = [Unknown(str(key), closest(str(key), KNOWN)) for key in config if key not in KNOWN]
+    for var in sorted(env or ()):
+        rest = var[len(ENV_PREFIX):]
+        if (not var.startswith(ENV_PREFIX) or rest.startswith("_") or rest in _ENV_NOT_SETTINGS
+                or rest.lower() in KNOWN):
+            continue
+        found.append(Unknown(var, closest(rest, KNOWN), env=True))
+    return found
+
+
+def _entry_label(i: int, entry: dict) -> str:
+    name = entry.get("name")
+    return f"accounts[{i}] ({name}): " if isinstance(name, str) and NAME.fullmatch(name) \
+        else f"accounts[{i}]: "
+
+
+def _checked_entries(config: Mapping) -> tuple[list | None, list[Unknown], list[str]]:
+    """The `accounts` entries (from the setting or the file) without the keys that are no
+    setting at all, each reported (a shared setting in an entry stays: accounts.parse refuses
+    it, as its value would silently not apply); and the errors of a misspelled credential whose
+    partner is set."""
+    listed = account_entries(config)
+    if not isinstance(listed, list):
+        return listed, [], []
+    kept, unknown, errors = [], [], []
+    for i, entry in enumerate(listed):
+        if not isinstance(entry, dict):
+            kept.append(entry)
+            continue
+        where, clean = _entry_label(i, entry), {}
+        for key, value in entry.items():
+            if key in ENTRY_FIELDS or key in KNOWN:
+                clean[key] = value
+                continue
+            item = Unknown(str(key), closest(str(key), ENTRY_FIELDS), where,
+                           what="a field of an accounts entry")
+            partner = _PARTNER.get(item.guess)
+            if partner and entry.get(partner) and not entry.get(item.guess):
+                errors.append(f"{item.misspelling()}: {partner} is set but {item.guess} is not")
+            else:
+                unknown.append(item)
+        kept.append(clean)
+    return kept, unknown, errors
+
+
+def misnamed_secrets(config: Mapping) -> list[str]:
+    """Values under a name the tap does not know that looks like a secret's (sms_app_secert):
+    masked in every log line like the real ones, though no message of the tap shows them."""
+    def secretish(key: object, known) -> bool:
+        return "secret" in str(key).lower() or closest(str(key), known) in SECRETS
+    found = [v for k, v in config.items() if k not in KNOWN and secretish(k, KNOWN)]
+    try:
+        listed = account_entries(config) or []
+    except SettingError:
+        listed = []
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, dict):
+            found += [v for k, v in entry.items()
+                      if k not in ENTRY_FIELDS and secretish(k, ENTRY_FIELDS)]
+    return [str(v) for v in found if isinstance(v, str | int) and v not in ("", None)]
+
+
+class ConfigError(SettingError):
+    """Invalid settings (one line); `warnings`: what would have been WARNINGs (shown too)."""
+
+    def __init__(self, errors: list[str], warnings: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.warnings = warnings
 
 
 @dataclass(frozen=True)
@@ -190,8 +336,17 @@ class Settings:
     backoff_max: float
     progress_every: float
     max_response_bytes: int
+    end_date_set: bool = False  # end_date given: the range is closed (else: now - lag)
+    fail_on_mismatch: bool = False
+    reconcile_tolerance: int = 0
+    strict_settings: bool = False
+    lookback_minutes: Mapping[str, int] = field(default_factory=dict)  # by lookback setting
+    options: Mapping[str, str] = field(default_factory=dict)  # every Option, default applied
+    request_filters: Mapping[str, int] = field(default_factory=dict)  # the filters set
+    warnings: tuple[str, ...] = ()  # one WARNING line each (unknown settings, a future start)
 
     def value(self, name: str):
+        """Deprecated: read the typed field instead (every setting the tap acts on has one)."""
         value = self.config.get(name)
         return SCHEMA["properties"][name].get("default") if value is None else value
 
@@ -209,11 +364,11 @@ class Settings:
         return self.named or self.accounts[0].name is not None
 
     def lookback(self, spec) -> dt.timedelta:
-        return dt.timedelta(minutes=self.value(spec.lookback_setting))
+        return dt.timedelta(minutes=self.lookback_minutes[spec.lookback_setting])
 
     def filters(self, spec) -> dict:
-        return {param: self.config[name] for name, param in spec.filters.items()
-                if self.config.get(name) is not None}
+        return {param: self.request_filters[name] for name, param in spec.filters.items()
+                if name in self.request_filters}
 
     def url_source(self, account: Account, spec) -> str | None:
         """The setting that holds the base URL a lane of `spec` for `account` uses, as a message
@@ -269,12 +424,28 @@ def _type_errors(config: dict, schema: dict) -> list[str]:
     return errors
 
 
-def parse(config: dict, schema: dict | None = None) -> Settings:
-    """Validate a config dict; raises SettingError with every problem on one line."""
+def parse(config: dict, schema: dict | None = None, env: Mapping[str, str] | None = None,
+          now: dt.datetime | None = None) -> Settings:
+    """Validate a config dict; raises ConfigError with every problem on one line. `env`: the
+    environment when the CLI read settings from it (`--config ENV`), for its unknown names."""
     errors = _type_errors(config, schema or SCHEMA)
     if errors:
-        raise SettingError("; ".join(errors))
+        raise ConfigError(errors, [])
     get = config.get
+    strict = get("strict_settings") is True
+    if get("batch_config") is not None or ENV_PREFIX + "BATCH_CONFIG" in (env or ()):
+        errors.append(BATCH_REFUSED)
+    unknown = unknown_settings(config, env)
+    # a name that misspells a setting left unset: the error about that setting names it
+    typos = {u.guess: u for u in unknown if u.guess and get(u.guess) in (None, "")}
+    used: list[Unknown] = []
+
+    def typo_of(name: str, text: str) -> str:
+        typo = typos.get(name)
+        if typo is None:
+            return text
+        used.append(typo)
+        return f"{typo.misspelling()}: {text}"
     for name in _POSITIVE:
         if get(name) is not None and get(name) <= 0:
             errors.append(f"{name} must be greater than 0")
@@ -283,15 +454,22 @@ def parse(config: dict, schema: dict | None = None) -> Settings:
             errors.append(f"{name} must not be negative")
     accounts, named = [], False
     try:
-        accounts, named = parse_accounts(config)
+        listed, in_entries, entry_errors = _checked_entries(config)
+        unknown += in_entries
+        errors += entry_errors
+        if not entry_errors:
+            plain = config if listed is None else {**config, "accounts": listed,
+                                                   "accounts_file": None}
+            accounts, named = parse_accounts(plain)
     except SettingError as exc:
         errors.append(str(exc))
-    if not named:
-        for key, secret in _PAIRS:
-            if bool(get(key)) != bool(get(secret)):
-                have, lack = (key, secret) if get(key) else (secret, key)
-                errors.append(f"{have} is set but {lack} is not; set both or neither")
-        if not any(get(key) and get(secret) for key, secret in _PAIRS):
+    if not named and get("accounts") is None and not get("accounts_file"):
+        halves = [(key, secret) if get(key) else (secret, key) for key, secret in _PAIRS
+                  if bool(get(key)) != bool(get(secret))]
+        for have, lack in halves:
+            errors.append(typo_of(lack, f"{have} is set but {lack} is not; set both or neither"))
+        # a pair set by half already says what is missing
+        if not halves and not any(get(key) and get(secret) for key, secret in _PAIRS):
             errors.append("no credentials: set the key and secret of at least one product ("
                           + ", ".join(f"{k}/{s}" for k, s in _PAIRS) + "), or accounts")
     for name in _URLS:
@@ -302,13 +480,14 @@ def parse(config: dict, schema: dict | None = None) -> Settings:
     if account is not None and not account.strip():
         errors.append("account must not be empty (leave it unset for a single account)")
     zone = start = end = None
+    now = now or dt.datetime.now(UTC)
     try:
         zone = load_zone(get("timezone") or "Asia/Shanghai")
     except SettingError as exc:
         errors.append(str(exc))
     if zone is not None:
         if not get("start_date"):
-            errors.append("start_date is required")
+            errors.append(typo_of("start_date", "start_date is required"))
         else:
             try:
                 start = parse_instant("start_date", get("start_date"), zone)
@@ -319,13 +498,20 @@ def parse(config: dict, schema: dict | None = None) -> Settings:
                 end = parse_instant("end_date", get("end_date"), zone)
             else:
                 lag = get("safety_lag_seconds")
-                end = dt.datetime.now(UTC) - dt.timedelta(seconds=60 if lag is None else lag)
+                end = now - dt.timedelta(seconds=60 if lag is None else lag)
         except SettingError as exc:
             errors.append(str(exc))
     if start and end and end < start and get("end_date"):
         errors.append("end_date is before start_date")
+    notes = [str(u) for u in unknown if u not in used]
+    if strict and notes:
+        errors += [f"{line} (strict_settings)" for line in notes]
+        notes = []
+    if start is not None and start > now:
+        notes.append(f"start_date {cut(get('start_date'), 60)} is in the future: there is "
+                     "nothing to read yet")
     if errors:
-        raise SettingError("; ".join(errors))
+        raise ConfigError(errors, notes)
 
     def num(name: str):
         value = get(name)
@@ -342,4 +528,13 @@ def parse(config: dict, schema: dict | None = None) -> Settings:
         backoff_max=float(num("backoff_max_seconds")),
         progress_every=float(num("progress_log_seconds")),
         max_response_bytes=num("max_response_mb") << 20,
+        end_date_set=bool(get("end_date")),
+        fail_on_mismatch=num("fail_on_mismatch"),
+        reconcile_tolerance=num("reconcile_tolerance"),
+        strict_settings=strict,
+        lookback_minutes={name: num(name) for name in _LOOKBACKS},
+        options={name: str(get(name) or default) for name, default in _OPTIONS.items()},
+        request_filters={name: get(name) for name in _FILTERS if get(name) is not None},
+        warnings=tuple(notes),
     )
+

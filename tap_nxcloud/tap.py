@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import threading
 from typing import IO, ClassVar
 
@@ -23,7 +24,7 @@ from .clock import SettingError, parse_bookmark
 from .errors import ApiError, Interrupted, Reported, StateError, TapError
 from .http import cut, name_url_settings
 from .sdk_private import use_state_writer
-from .settings import SCHEMA, parse
+from .settings import SCHEMA, misnamed_secrets, parse
 from .stream import WindowedStream
 from .streams import BY_NAME, STREAMS
 from .writer import BufferedWriter, StateWriter
@@ -52,6 +53,7 @@ class TapNXCloud(Tap):
     ]
 
     def __init__(self, *args, **kwargs) -> None:
+        self._env_config = bool(kwargs.get("parse_env_config"))
         self.active_streams: set[WindowedStream] = set()
         # parent streams' rows read this run, per (account, key): what their children read
         self.parent_rows: dict[str, dict] = {}
@@ -101,17 +103,23 @@ class TapNXCloud(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # raise_errors is False only for --discover, which describes both streams regardless
         self._syncing = raise_errors
-        for secret in raw_secrets(self.config):
+        for secret in [*raw_secrets(self.config), *misnamed_secrets(self.config)]:
             redact.add_secret(secret)
+        # with --config ENV, TAP_NXCLOUD_* variables that name no setting are reported too
+        env = os.environ if self._env_config else None
         try:
             # the SDK's own settings (stream maps, flattening) are checked as ours, in one line
             self.append_builtin_config(self.config_jsonschema)
-            self.settings = parse(dict(self.config), self.config_jsonschema)
+            self.settings = parse(dict(self.config), self.config_jsonschema, env=env)
         except SettingError as exc:
+            for line in getattr(exc, "warnings", ()):
+                self.logger.warning("%s", line)
             if raise_errors:
                 raise TapError(f"Invalid configuration: {exc}") from None
             self.settings = parse(_PLACEHOLDER)
             return [str(exc)]
+        for line in self.settings.warnings:
+            self.logger.warning("%s", line)
         name_url_settings(self.settings.url_sources())
         return []
 
@@ -163,7 +171,7 @@ class TapNXCloud(Tap):
                     if id(error) not in refused]
         lines = [*together(refused.values()), *map(str, failures)]
         mismatched = self.audit.mismatched
-        if mismatched and self.settings.value("fail_on_mismatch"):
+        if mismatched and self.settings.fail_on_mismatch:
             more = f" (and {len(mismatched) - 1} more)" if len(mismatched) > 1 else ""
             lines.append(f"{mismatched[0]}{more}: did not match NXCloud's own count "
                          "(fail_on_mismatch); the bookmark stays before it, so the next run "
