@@ -55,7 +55,7 @@ class Ahead:
         self._events = events
         self._interrupted = interrupted
         self._limit = limit
-        self._logger = logger
+        self._log_to = logger
         # unbuffered: a page is on disk whole, or not referenced at all (a full disk)
         self._file = tempfile.TemporaryFile(prefix="tap-nxcloud-", buffering=0)  # noqa: SIM115 (closed by take/close)
         self._log: deque[Event | _Spooled] = deque()
@@ -107,8 +107,8 @@ class Ahead:
             # then reads on
             self._log.append(event)
             self._full = True
-            if self._logger is not None:
-                self._logger.info("%s: reading ahead paused, its spool file cannot be written "
+            if self._log_to is not None:
+                self._log_to.info("%s: reading ahead paused, its spool file cannot be written "
                                   "(%s); the rest is read at the stream's turn", self._name,
                                   exc.strerror or exc)
             return

@@ -10,6 +10,7 @@ instead of a loop or rows emitted twice. A new kind is one class here (see `Curs
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,10 @@ FLASH_PAGE = 100  # the flash-call API returns at most 100 rows a call and has n
 MAX_PASSES = 3
 MAX_PAGES = 100_000  # of one query: ten million contact-center rows in one window, or a hundred
 # million SMS in one day; past it the API's pages are taken as endless
+MAX_QUERY_SECONDS = 20 * 60  # of one query's paging: windows are sized to a few thousand rows
+# (tens of pages), so a query still paging after 20 minutes (voice's pace: 1 200 pages) is a
+# server whose pages never end; without it, one new row a page at one request a second would
+# page for a day before MAX_PAGES
 
 
 class PagingError(Exception):
@@ -43,6 +48,7 @@ class Count:
     api_total: int | None = None  # the query's total as the API last stated it
     rows: int = 0  # distinct rows its last read returned, before the window's edges
     shifted: bool = False  # its pages moved while read, on every read: no comparison holds
+    unsettled: bool = False  # still moving after MAX_PASSES reads: rows may be missing
 
     @property
     def differs(self) -> bool:
@@ -63,11 +69,20 @@ class Source:
     key: str = "id"  # the first primary key (keyset paging drops a second's repeats by it)
     when: Callable[[dict], Any] = lambda row: None
     count: Count = field(default_factory=Count)
+    started: float = field(default_factory=time.monotonic)
+
+    def get(self, extra: dict) -> Page:
+        """One page, unless the query has paged for longer than MAX_QUERY_SECONDS."""
+        if time.monotonic() - self.started > MAX_QUERY_SECONDS:
+            raise PagingError(f"still paging after {MAX_QUERY_SECONDS // 60} minutes: the "
+                              "API's pages do not end")
+        return self.fetch(extra)
 
 
 def keyset_pages(fetch: Callable[[str, str], list[dict]], start: str, end: str,
                  warn: Callable[[str], None], size: int, when: Callable[[dict], str | None],
-                 ident: str = "id") -> Iterator[list[dict]]:
+                 ident: str = "id", identity: Callable[[dict], Hashable] | None = None,
+                 ) -> Iterator[list[dict]]:
     """Keyset paging on a one-second wall clock, bounds inclusive, as the flash-call page says.
 
     The next call starts at the newest time seen (`when(row)`: the row's time as a canonical
@@ -77,6 +92,8 @@ def keyset_pages(fetch: Callable[[str, str], list[dict]], start: str, end: str,
     the requested start means the API ignores `start`: paging cannot progress, so it stops.
     """
     seen_second, seen_ids, unreadable_ids = None, set(), set()
+    emitted: set[int] = set()  # every row's key hash: a row the API repeats comes once
+    identity = identity or (lambda row: row[ident])
     while True:
         rows = fetch(start, end)
         if len(rows) > size:
@@ -103,8 +120,14 @@ def keyset_pages(fetch: Callable[[str, str], list[dict]], start: str, end: str,
         last = max(readable) if full else None
         last_ids = {r[ident] for r, t in zip(rows, times, strict=True) if t == last} \
             if full else None
-        if new:
-            yield new
+        once = []
+        for row in new:
+            k = hash(identity(row))
+            if k not in emitted:
+                emitted.add(k)
+                once.append(row)
+        if once:
+            yield once
         if not full or last > end:
             return
         if last == start:
@@ -141,9 +164,11 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
     """
     emitted: set[int] = set()
     count = count if count is not None else Count()
+    moved = False
     for n in range(MAX_PASSES):
         # the first pass's keys are the emitted ones: one set, not two (a day can hold 100 000)
-        page, this_pass, shifted, last_total = 1, emitted if n == 0 else set(), False, None
+        page, this_pass, moved, last_total = 1, emitted if n == 0 else set(), False, None
+        most, totals = 0, set()  # the totals this pass was told: it reads to the largest
         while True:
             rows, total = fetch(page)
             # a window's keys are held as 64-bit hashes: a day of SMS can hold hundreds of
@@ -157,7 +182,7 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
                 break  # a short page of rows already read: the end, as far as paging goes
             # a row of an earlier page again: the pages moved (a key twice in one page is the
             # API's own duplicate, not a shift)
-            shifted |= len(new_here) < len(set(keys))
+            moved |= len(new_here) < len(set(keys))
             fresh = []
             for row, k in zip(rows, keys, strict=True):
                 if k not in emitted:  # also a key twice in one page: once
@@ -169,22 +194,33 @@ def offset_pages(fetch: Callable[[int], tuple[list[dict], int | None]], size: in
             if total is None:
                 done = len(rows) < size
             else:  # short pages go on to the total: a server may cap the page size it serves
-                shifted |= last_total is not None and total < last_total
-                last_total = total
-                done = not rows or page * size >= total
+                # a total that falls between pages is trusted no further than the pages go:
+                # they are read to the largest total stated (a deletion before the offset,
+                # which also lowers it, shows as fewer rows than that: read again below)
+                totals.add(total)
+                last_total, most = total, max(most, total)
+                done = not rows or page * size >= most
             if done:
                 break
             if page >= MAX_PAGES:
                 raise PagingError(f"{MAX_PAGES} pages of new rows and still no end")
             page += 1
         # the last read's own rows: one clean read is what the API holds now (a row deleted
-        # after an earlier read was emitted then, but is no longer the API's to count)
-        count.api_total, count.rows, count.shifted = last_total, len(this_pass), shifted
-        if not shifted and (last_total is None or len(this_pass) >= last_total):
+        # after an earlier read was emitted then, but is no longer the API's to count); a count
+        # that moved between pages is nothing to compare with
+        count.api_total, count.rows = last_total, len(this_pass)
+        count.shifted = moved or len(totals) > 1
+        if not moved and len(this_pass) >= most:
+            if len(totals) > 1:
+                warn(f"NXCloud's count of this query changed between its pages ("
+                     f"{', '.join(map(str, sorted(totals, reverse=True)[:3]))}); every page up "
+                     f"to the largest was read ({len(this_pass)} rows)")
             return
-    if shifted:
-        warn(f"rows kept shifting between pages over {MAX_PASSES} reads of the same query; "
-             "rows that arrived meanwhile are read by the next run (lookback)")
+    if moved:
+        count.unsettled = True
+        warn(f"rows kept shifting between pages over {MAX_PASSES} reads of the same query, so "
+             "some may be missing: the bookmark stays before this window and the next run "
+             "reads it again")
 
 
 # --- the kinds ------------------------------------------------------------------------------
@@ -219,9 +255,9 @@ class Keyset(Paging):
 
     def read(self, source: Source) -> Iterator[list[dict]]:
         def since(start: str, end: str) -> list[dict]:
-            return source.fetch({"start": start, "end": end}).rows
+            return source.get({"start": start, "end": end}).rows
         return keyset_pages(since, source.params["start"], source.params["end"], source.warn,
-                            self.size, source.when, source.key)
+                            self.size, source.when, source.key, source.identity)
 
 
 @dataclass(frozen=True)
@@ -247,7 +283,7 @@ class Offset(Paging):
 
     def read(self, source: Source) -> Iterator[list[dict]]:
         def fetch(page: int) -> tuple[list[dict], int | None]:
-            answer = source.fetch({self.page_param: page, self.size_param: self.size})
+            answer = source.get({self.page_param: page, self.size_param: self.size})
             return answer.rows, answer.total
         return offset_pages(fetch, self.size, source.identity, source.warn, source.count)
 
@@ -259,7 +295,11 @@ class Single(Paging):
     size: int = 1
 
     def read(self, source: Source) -> Iterator[list[dict]]:
-        yield source.fetch({}).rows
+        page = source.get({}).rows
+        keys = [hash(source.identity(row)) for row in page]
+        # a row the answer holds twice: once
+        yield [row for i, row in enumerate(page) if keys[i] not in keys[:i]] \
+            if len(set(keys)) < len(keys) else page
 
 
 @dataclass(frozen=True)
@@ -291,7 +331,7 @@ def cursor_pages(source: Source, kind: Cursor) -> Iterator[list[dict]]:
         extra = {kind.limit_param: kind.size}
         if after is not None:
             extra[kind.after_param] = after
-        answer = source.fetch(extra)
+        answer = source.get(extra)
         if len(answer.rows) > kind.size:
             raise PagingError(f"the API returned {len(answer.rows)} rows, more than the "
                               f"{kind.size} asked: it ignores {kind.limit_param}")

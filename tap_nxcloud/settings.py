@@ -345,11 +345,6 @@ class Settings:
     request_filters: Mapping[str, int] = field(default_factory=dict)  # the filters set
     warnings: tuple[str, ...] = ()  # one WARNING line each (unknown settings, a future start)
 
-    def value(self, name: str):
-        """Deprecated: read the typed field instead (every setting the tap acts on has one)."""
-        value = self.config.get(name)
-        return SCHEMA["properties"][name].get("default") if value is None else value
-
     def secret_values(self) -> list[str]:
         """Every configured secret: none may reach a record, a state or a log line."""
         return [s for account in self.accounts for s in account.secrets()]

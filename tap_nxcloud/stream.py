@@ -16,11 +16,13 @@ from singer_sdk import Stream
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from . import schemas
+from . import state as states
 from .accounts import Account
 from .ahead import Ahead
 from .clock import EpochClock, WallClock, parse_bookmark
 from .errors import ApiError, Interrupted, TapError
-from .lane import Lane, make_shaper, span
+from .keys import identity
+from .lane import Lane, make_shaper
 from .rows import ACCOUNT, EXTRA
 from .scheduler import (
     ROW_BYTES,
@@ -34,7 +36,7 @@ from .scheduler import (
     Scheduler,
     WindowDone,
 )
-from .sdk_private import DirectRecords, one_error_line, tap_of, write_state
+from .sdk_private import DirectRecords, one_error_line, tap_of
 from .settings import Settings
 from .spec import StreamSpec
 from .streams import STREAMS
@@ -71,13 +73,16 @@ class WindowedStream(DirectRecords, Stream):
         self.cancel = threading.Event()
         self.clock = WallClock(settings.zone) if spec.clock == "wall" else EpochClock()
         self.shape = make_shaper(spec, schema, self.clock, self.logger.warning)
+        # rows told apart by their key as it will be emitted (keys.py)
+        self.identity = identity(schema, tuple(
+            k for k in spec.primary_keys if k not in spec.added_columns))
         self.accounts = accounts or settings.accounts[:1]
         # a child's lanes are its parent's rows of this run: made when it syncs
         self.lanes = [] if spec.child and accounts else [Lane(self, a) for a in self.accounts]
         self.failures: list[tuple[Lane, BaseException]] = []
         self.quiet = False  # read without emitting (a parent for its deselected... its child)
         self.children = [s for s in STREAMS if s.child and s.child.parent == spec.name]
-        self._done_partitions: list[dict] = []  # finished child partitions, out at the STATE
+        self._finished_partitions = states.Finished()  # child partitions to leave the state
         self._ahead: Ahead | None = None  # its reading, begun before its turn (ahead.py)
 
     @property
@@ -173,38 +178,27 @@ class WindowedStream(DirectRecords, Stream):
                 open_ = bool(still_open and still_open(row))
                 found[(lane.account.name, row[key])] = (lane.account, start, open_)
                 if child.selected and start is not None:
-                    state = child.get_context_state(
-                        {**(lane.account.context or {}), key: row[key]})
-                    if not state.get("replication_key_value"):
-                        state["replication_key"] = spec.replication_key
-                        state["replication_key_value"] = child.clock.bookmark(
-                            child.clock.from_instant(start))
+                    states.seed_child(child, {**(lane.account.context or {}), key: row[key]},
+                                      start)
 
     def _finished(self, lane: Lane) -> None:
         """A child partition read to now whose parent row calls no more leaves the state: the
         state keeps only partitions that may still change (a parent row read again later
-        makes a new one). Taken out in one pass before the next STATE (`_prune`)."""
-        if lane.partition and not lane.parent_open and not self.settings.config.get("end_date"):
-            self._done_partitions.append(lane.partition_state())
-
-    def _prune(self) -> None:
-        if self._done_partitions:
-            gone = {id(p) for p in self._done_partitions}
-            partitions = self.stream_state.get("partitions", [])
-            partitions[:] = [p for p in partitions if id(p) not in gone]
-            self._done_partitions.clear()
+        makes a new one)."""
+        if lane.partition and not lane.parent_open and not self.settings.end_date_set:
+            self._finished_partitions.add(lane.partition_state())
 
     def _audit(self, lane: Lane, window, rows: int) -> None:
         """The window's sync_audit row; a mismatch holds its bookmark when fail_on_mismatch."""
-        tally = lane.tallies.pop(window, None)
+        tally = lane.audit.tallies.pop(window, None)
         if tally is None:
             return
         audit, windowed = tap_of(self).audit, self.spec.windowed
         if tally.mismatches:
             where = lane.where(window) if windowed else "the whole table"
             audit.mismatched.append(f"{self.name}: {lane.where_prefix}{where}")
-            if self.settings.value("fail_on_mismatch"):
-                lane.hold(window.start)
+            if self.settings.fail_on_mismatch:
+                lane.state.hold(window.start)
         bookmark = self.clock.bookmark
         audit.window(stream=self.name, account=lane.account.name, partition=lane.partition,
                      start=bookmark(window.start) if windowed else None,
@@ -314,8 +308,7 @@ class WindowedStream(DirectRecords, Stream):
                 elif isinstance(event, RoundDone):
                     if self.quiet:
                         continue
-                    self._prune()
-                    write_state(self)  # one STATE covers every window the round completed
+                    states.write(self, self._finished_partitions)  # the round's one STATE
                     if time.monotonic() - noted >= s.progress_every:
                         noted = time.monotonic()
                         self.logger.info("%s: %d rows so far; complete up to %s", self.name,
@@ -342,4 +335,4 @@ class WindowedStream(DirectRecords, Stream):
                          time.monotonic() - started)
 
 
-__all__ = ["WindowedStream", "span"]
+__all__ = ["WindowedStream"]

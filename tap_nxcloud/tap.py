@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import copy
 import io
-import json
 import os
-import threading
 from typing import IO, ClassVar
 
 import click
@@ -16,15 +14,17 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 
-from . import redact
-from .accounts import raw_secrets
+from . import preflight, redact
+from .accounts import entries, raw_secrets
 from .audit import NAME as AUDIT
 from .audit import Audit, AuditStream
-from .clock import SettingError, parse_bookmark
-from .errors import ApiError, Interrupted, Reported, StateError, TapError
-from .http import cut, name_url_settings
+from .clock import SettingError
+from .errors import Interrupted, Reported, TapError
+from .http import name_url_settings
+from .preflight import together
 from .sdk_private import use_state_writer
 from .settings import SCHEMA, misnamed_secrets, parse
+from .state import checked_state, parse_state
 from .stream import WindowedStream
 from .streams import BY_NAME, STREAMS
 from .writer import BufferedWriter, StateWriter
@@ -53,11 +53,11 @@ class TapNXCloud(Tap):
     ]
 
     def __init__(self, *args, **kwargs) -> None:
-        self._env_config = bool(kwargs.get("parse_env_config"))
         self.active_streams: set[WindowedStream] = set()
         # parent streams' rows read this run, per (account, key): what their children read
         self.parent_rows: dict[str, dict] = {}
         self.audit = Audit()  # every completed window's counts, for sync_audit
+        self._env_config = bool(kwargs.get("parse_env_config"))
         super().__init__(*args, **kwargs)
         use_state_writer(self, StateWriter(self.message_writer))
 
@@ -73,28 +73,12 @@ class TapNXCloud(Tap):
 
     def load_state(self, state: dict) -> None:
         """Check the state before any request: a broken one stops the run with one line."""
-        if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
-            raise StateError("the state has no `bookmarks` object; fix it, or run without "
-                             "--state for a full sync from start_date")
-        bookmarks = state.get("bookmarks", {})
-        for name, entry in bookmarks.items():
-            if name in BY_NAME and not isinstance(entry, dict):
-                raise StateError(f"{name}: the state's entry is not an object; fix it or remove "
-                                 "it to read from start_date")
-            partitions = entry.get("partitions", []) if isinstance(entry, dict) else []
-            if name in BY_NAME and (not isinstance(partitions, list) or not all(
-                    isinstance(p, dict) and isinstance(p.get("context"), dict)
-                    for p in partitions)):
-                raise StateError(f"{name}: the state's partitions are not a list of objects "
-                                 "with a context; fix them or remove this stream's entry to "
-                                 "read from start_date")
-        unknown = sorted(set(bookmarks) - set(BY_NAME) - {AUDIT})
-        if unknown:
-            self.logger.info("Ignoring the state of streams this tap does not have: %s",
-                             ", ".join(unknown))
-        super().load_state({**state, "bookmarks": {k: _upgraded_entry(k, v)
-                                                   for k, v in bookmarks.items()
-                                                   if k in BY_NAME}})
+        # every account configured (only_accounts reads some of them: the others' bookmarks
+        # stay); partitions of any other account leave the state
+        configured = ({e.get("name") for e in entries(self.config) or [] if isinstance(e, dict)}
+                      | {a.name for a in self.settings.accounts} if self.settings.named else None)
+        super().load_state(checked_state(state, set(BY_NAME), {AUDIT}, self.logger,
+                                         configured))
         if getattr(self, "_syncing", False):
             for stream in self.api_streams:
                 for lane in stream.lanes:
@@ -180,28 +164,8 @@ class TapNXCloud(Tap):
             raise Reported(list(dict.fromkeys(lines)))
 
     def preflight(self) -> dict[int, tuple]:
-        """Each selected stream's first request of every account, all at once (their answers
-        are kept for the sync: no extra request). One ERROR line per refusal, which ends a
-        one-account run; with `accounts`, the refused account's stream is left out. Paced
-        streams (voice, SIP) of many accounts are checked by their own first request instead:
-        checking 200 accounts at one SIP request per 2 s would hold every record back."""
-        named = self.settings.named
-        lanes = [lane for s in self.api_streams if s.selected for lane in s.lanes
-                 if not (named and s.spec.min_interval)]
-        # paced streams' answers first, while the kept answers' budget has room: asking again
-        # would cost them a paced request (they sync last, so they come last in the streams)
-        lanes.sort(key=lambda lane: not lane.spec.min_interval)
-        if not lanes:
-            return {}
-        failures = _probe_all(lanes, threads=16)
-        if failures and not named:
-            *first, last = together([failures])
-            for line in first:
-                self.logger.error("%s", line)
-            raise ApiError(last)
-        for lane, exc in failures:
-            lane.stream.drop(lane, exc)
-        return {id(exc): (lane, exc) for lane, exc in failures}
+        """The credential checks (preflight.py): the refusals, by id of their error."""
+        return preflight.check_all(self)
 
     terminating = 0
 
@@ -246,95 +210,3 @@ class TapNXCloud(Tap):
                     tap.logger.info("OK %s%s: the API accepted the credentials", stream.name,
                                     who)
         ctx.exit(1 if failed else 0)
-
-
-def _probe_all(lanes: list, threads: int) -> list[tuple]:
-    """Every lane's credential check, `threads` at once, in the lanes' order: (lane, error)
-    for each refused. Each lane's connection is closed at once (2 200 idle ones, 200 accounts,
-    held to the end cost 20 MB), and lanes are taken one by one, not queued as 2 200 futures.
-    Any other exception (a signal's) stops the checks and is raised."""
-    todo = iter(enumerate(lanes))
-    lock = threading.Lock()
-    failures: list[tuple] = []
-    stop: list[BaseException] = []
-
-    def work() -> None:
-        while not stop:
-            with lock:
-                item = next(todo, None)
-            if item is None:
-                return
-            i, lane = item
-            try:
-                lane.probe(True)
-            except TapError as exc:
-                with lock:
-                    failures.append((i, lane, exc))
-            except BaseException as exc:  # raised in the caller
-                stop.append(exc)
-            finally:
-                lane.client.close()
-
-    pool = [threading.Thread(target=work, daemon=True, name=f"nxcloud-probe-{n}")
-            for n in range(min(threads, len(lanes)))]
-    for t in pool:
-        t.start()
-    try:
-        for t in pool:
-            t.join()
-    except BaseException as exc:  # a signal in the join: the threads take no more lanes
-        stop.append(exc)
-        raise
-    if stop:
-        raise stop[0]
-    return [(lane, exc) for _, lane, exc in sorted(failures, key=lambda f: f[0])]
-
-
-def together(refusals) -> list[str]:
-    """One line per account and pair of credentials, whichever streams they refused: the SMS
-    keys refused for the records, the statements and the balance are one mistake."""
-    pairs = [p for group in refusals for p in (group if isinstance(group, list) else [group])]
-    groups: dict[tuple, list] = {}
-    for lane, exc in pairs:
-        groups.setdefault((lane.account.name, lane.spec.credentials), []).append((lane, exc))
-    lines = []
-    for group in groups.values():
-        (lane, exc), names = group[0], [lane.name for lane, _ in group]
-        text, prefix = str(exc), f"{lane.name}: "
-        if len(names) > 1 and text.startswith(prefix):
-            text = f"{', '.join(names[:-1])} and {names[-1]}: {text[len(prefix):]}"
-        lines.append(text)
-    return list(dict.fromkeys(lines))  # one host refusing every stream is one line
-
-
-def _upgraded(name: str, entry: dict) -> dict:
-    """v0.1 bookmarked cc_cdrs in epoch milliseconds; every bookmark is RFC 3339 now."""
-    value = entry.get("replication_key_value")
-    if (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, str) and value.isascii() and value.isdigit()):
-        try:
-            mark = parse_bookmark(value)
-        except (TypeError, ValueError, OverflowError, OSError):
-            raise StateError(f"{name}: the state's bookmark {cut(repr(value), 60)} is not a "
-                             "time; fix it or remove this stream's entry from the state to read "
-                             "from start_date") from None
-        return {**entry, "replication_key_value": mark.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-    return entry
-
-
-def _upgraded_entry(name: str, entry: dict) -> dict:
-    """A stream's state with every bookmark upgraded, its accounts' partitions too."""
-    entry = _upgraded(name, entry)
-    if entry.get("partitions"):
-        entry = {**entry, "partitions": [_upgraded(name, p) for p in entry["partitions"]]}
-    return entry
-
-
-def parse_state(text: str, name: str) -> dict:
-    if not text.strip():
-        return {}
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise StateError(f"the state file {name} is not JSON ({exc}); fix it, or run without "
-                         "--state for a full sync from start_date") from None

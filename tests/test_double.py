@@ -29,7 +29,8 @@ NOW = dt.datetime.now(ZONE).replace(microsecond=0)
 DAY = (NOW - dt.timedelta(days=2)).replace(hour=0, minute=0, second=0)  # inside every retention
 NO_LIMITS = {"rate_limits": {"voice_cdrs": 0, "sip_cdrs": 0, "sms_cdrs": 0}}
 PAGE_TEXT = "page_size or page_index invalid"
-# The fields MORE-STREAMS.md says may come as numbers or strings, with their canonical type.
+# Fields the pages show both as numbers and as strings (docs/nxcloud-api/contradictions.md),
+# with their canonical type.
 AMBIGUOUS = {
     "sms_cdrs": {"network": str, "billing_price": float, "billing_size": int},
     "voice_cdrs": {"customer_price": float, "basic_price": float, "size": int, "messageid": str,

@@ -108,6 +108,8 @@ class ApiDouble:
         self.rate_violations = dict.fromkeys(RATES, 0)
         self._arrivals: dict[str, collections.deque] = {s: collections.deque() for s in RATES}
         self.on_request = None
+        # a server that ignores the page size asked: stream -> the rows it serves a page
+        self.serve_page_size: dict[str, int] = {}
         self.log: list[dict] = []
         # requests being answered now, and the most at once, per stream (concurrency tests)
         self.in_flight: collections.Counter = collections.Counter()

@@ -103,6 +103,7 @@ class Sms(FormEndpoint):
         page = whole(f["page"], 1)
         if page is None:
             return self.refuse("page")
+        size = double.serve_page_size.get(self.stream, size)  # a server that ignores it
         table = self.of(double)
         skip = (page - 1) * size
         with table.lock:

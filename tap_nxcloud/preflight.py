@@ -1,0 +1,185 @@
+"""The credential checks: each selected stream's first request of every account, before any
+record, and the answers they keep for the sync (the sync does not ask again).
+
+A refused key ends a one-account run in seconds, not after the other streams have synced; with
+`accounts`, a refused account's stream is left out, every other one is read, and the run ends
+with one line per account and pair of credentials. Paced streams of many accounts (voice, SIP)
+are checked by their own first request instead: 200 accounts at one SIP request per 2 s would
+hold every record back.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import msgspec
+
+from .errors import ApiError, TapError
+from .windows import Window
+
+KEPT_ROWS = 5_000  # rows of the checks' answers kept for the sync, per process
+KEPT_PAGE = 200  # many accounts: a bigger first page is asked again (one request of many)
+THREADS = 16
+
+
+class Kept:
+    """The answers kept, within one budget of rows for the whole process."""
+
+    def __init__(self, budget: int = KEPT_ROWS) -> None:
+        self.rows, self.budget = 0, budget
+        self._lock = threading.Lock()
+
+    def admit(self, rows: int, small_only: bool) -> bool:
+        """One account: its first page whatever its size (asking again would cost voice and SIP
+        a paced request); many (`small_only`): small pages only, so the budget serves many."""
+        with self._lock:
+            if (small_only and rows > KEPT_PAGE) or self.rows + rows > self.budget:
+                return False
+            self.rows += rows
+            return True
+
+    def give_back(self, rows: int) -> None:
+        with self._lock:
+            self.rows -= rows
+
+
+KEPT = Kept()
+
+
+class KeptAnswer:
+    """A check's answer, kept encoded (a third of the memory of the dicts, in one block) until
+    the sync asks exactly the same request: then it is the answer."""
+
+    __slots__ = ("_params", "_rows", "count", "total")
+
+    def __init__(self, params: dict, rows: list[dict], total) -> None:
+        self._params = msgspec.json.encode(params)
+        self._rows, self.count, self.total = msgspec.json.encode(rows), len(rows), total
+
+    def answers(self, params: dict) -> bool:
+        return self._params == msgspec.json.encode(params)
+
+    def rows(self) -> list[dict]:
+        return msgspec.json.decode(self._rows)
+
+
+def probe(lane, keep: bool = False) -> None:
+    """One request that proves the lane's credentials work: the first request of the sync
+    itself (`keep`: its answer is kept for the sync), or, where the range is empty, of its last
+    minute (a stream whose every day fell out of retention is not checked)."""
+    if not lane.spec.windowed:
+        window, where = Window(0, 1), "the whole table"
+    else:
+        first, last = lane.ticks()
+        if first < last:
+            window = lane.planner(first, last).next()
+        else:  # nothing to read: prove the keys on the last minute still kept
+            edge = lane.retention_edge()
+            if edge is not None and edge >= lane.settings.end:
+                return
+            window = Window(last - 60, last)
+            keep = False
+        where = lane.where(window)
+    params = lane.request.first_params(window, probe=not keep)
+    page = lane.fetch(params, f"checking the credentials: {where}")
+    if keep and KEPT.admit(len(page.rows), small_only=lane.settings.named):
+        lane.kept = KeptAnswer(params, page.rows, page.total)
+
+
+def release(lane) -> None:
+    """Drop a kept answer the sync did not use (the lane failed, or read nothing)."""
+    kept, lane.kept = lane.kept, None
+    if kept is not None:
+        KEPT.give_back(kept.count)
+
+
+def take(lane, params: dict) -> KeptAnswer | None:
+    """The kept answer, if `params` is the request it answers (used once)."""
+    kept = lane.kept
+    if kept is None:
+        return None
+    lane.kept = None
+    KEPT.give_back(kept.count)
+    return kept if kept.answers(params) else None
+
+
+def check_all(tap) -> dict[int, tuple]:
+    """Every selected stream's first request of every account, 16 at once. One ERROR line per
+    refusal, which ends a one-account run; with `accounts`, the refused account's stream is
+    left out. The refusals, by id of their error."""
+    named = tap.settings.named
+    lanes = [lane for s in tap.api_streams if s.selected for lane in s.lanes
+             if not (named and s.spec.min_interval)]
+    # paced streams' answers first, while the kept answers' budget has room: asking again
+    # would cost them a paced request (they sync last, so they come last in the streams)
+    lanes.sort(key=lambda lane: not lane.spec.min_interval)
+    if not lanes:
+        return {}
+    failures = _probe_all(lanes, threads=THREADS)
+    if failures and not named:
+        *first, last = together([failures])
+        for line in first:
+            tap.logger.error("%s", line)
+        raise ApiError(last)
+    for lane, exc in failures:
+        lane.stream.drop(lane, exc)
+    return {id(exc): (lane, exc) for lane, exc in failures}
+
+
+def _probe_all(lanes: list, threads: int) -> list[tuple]:
+    """Every lane's credential check, `threads` at once, in the lanes' order: (lane, error)
+    for each refused. Each lane's connection is closed at once (2 200 idle ones, 200 accounts,
+    held to the end cost 20 MB), and lanes are taken one by one, not queued as 2 200 futures.
+    Any other exception (a signal's) stops the checks and is raised."""
+    todo = iter(enumerate(lanes))
+    lock = threading.Lock()
+    failures: list[tuple] = []
+    stop: list[BaseException] = []
+
+    def work() -> None:
+        while not stop:
+            with lock:
+                item = next(todo, None)
+            if item is None:
+                return
+            i, lane = item
+            try:
+                probe(lane, True)
+            except TapError as exc:
+                with lock:
+                    failures.append((i, lane, exc))
+            except BaseException as exc:  # raised in the caller
+                stop.append(exc)
+            finally:
+                lane.client.close()
+
+    pool = [threading.Thread(target=work, daemon=True, name=f"nxcloud-probe-{n}")
+            for n in range(min(threads, len(lanes)))]
+    for t in pool:
+        t.start()
+    try:
+        for t in pool:
+            t.join()
+    except BaseException as exc:  # a signal in the join: the threads take no more lanes
+        stop.append(exc)
+        raise
+    if stop:
+        raise stop[0]
+    return [(lane, exc) for _, lane, exc in sorted(failures, key=lambda f: f[0])]
+
+
+def together(refusals) -> list[str]:
+    """One line per account and pair of credentials, whichever streams they refused: the SMS
+    keys refused for the records, the statements and the balance are one mistake."""
+    pairs = [p for group in refusals for p in (group if isinstance(group, list) else [group])]
+    groups: dict[tuple, list] = {}
+    for lane, exc in pairs:
+        groups.setdefault((lane.account.name, lane.spec.credentials), []).append((lane, exc))
+    lines = []
+    for group in groups.values():
+        (lane, exc), names = group[0], [lane.name for lane, _ in group]
+        text, prefix = str(exc), f"{lane.name}: "
+        if len(names) > 1 and text.startswith(prefix):
+            text = f"{', '.join(names[:-1])} and {names[-1]}: {text[len(prefix):]}"
+        lines.append(text)
+    return list(dict.fromkeys(lines))  # one refusing host: one line, whatever the streams
