@@ -1,4 +1,4 @@
-"""target-duckdb 0.8.0, loading its temporary CSV with an explicit dialect.
+"""target-duckdb 0.8.0, loading its temporary CSV with an explicit dialect, one pass per row.
 
 target-duckdb 0.8.0 writes each batch to a CSV file and runs `COPY tmp FROM 'file' WITH
 (new_line '\\r\\n')`: DuckDB's sniffer guesses the header, delimiter, quote and escape from a sample
@@ -7,21 +7,36 @@ escape of `\\` when the sample holds quoted values but no doubled quote, which t
 first `"` past the sample).  It also turns an empty string into NULL, and (duckdb >= 1.4) a
 date-time with a UTC offset into its wall-clock time.
 
-This replaces only DbSync.load_rows: the batch is written with a fixed dialect (every non-null value
-quoted, quotes doubled, NULL an unquoted empty field, date-times converted to UTC) and read back
-with every option stated (AUTO_DETECT false).  Everything else (settings, table layout, upsert by
-key, state) is target-duckdb 0.8.0's.  The settings `delimiter` and `quotechar` are ignored.
+Here each batch is written with a fixed dialect (every non-null value quoted, quotes doubled, NULL
+an unquoted empty field, date-times converted to UTC) and read back with every option stated
+(AUTO_DETECT false).  The settings `delimiter` and `quotechar` are ignored.
+
+Per row, target-duckdb 0.8.0 flattens each record twice (once only to build its primary key) and
+keeps the record dicts of a whole batch (`batch_size_rows`, 100 000 by default) until the batch is
+written.  With `data_flattening_max_level` 0 (the default) this loader reads the key straight from
+the record and turns the record into its CSV line as it arrives (`Encoder`): a batch is held as
+those lines, about a fifth of the dicts' memory, and every value is written exactly as the
+flattening path writes it (tests/test_duckdb_loader_exact.py compares both).  With flattening on,
+target-duckdb's own flatten_record builds both, as before.
+
+Memory: a batch holds `batch_size_rows` encoded lines per stream (about as long as the record's
+JSON), then DuckDB's COPY and upsert of that batch.  Everything else (settings, table layout,
+upsert by key, STATE, when batches are flushed) is target-duckdb 0.8.0's.
 """
+import argparse
+import copy
 import datetime as _dt
+import io
 import json
 import os
+import sys
 from decimal import Decimal
 from importlib.metadata import version
 
 import target_duckdb
 from target_duckdb import db_sync
 
-__all__ = ["main", "patch"]
+__all__ = ["Encoder", "main", "patch", "persist_lines"]
 
 _MAX_LINE = 2_097_152  # duckdb's default max_line_size
 
@@ -56,24 +71,173 @@ def _field(value):
     return '"' + text.replace('"', '""') + '"'  # quoted: an empty string stays a string
 
 
+# --- _utc without fromisoformat for the usual shapes ---------------------------------------------
+# YYYY-MM-DDTHH:MM:SS[.fff|.ffffff] then Z or +HH:MM/-HH:MM. An offset of whole minutes moves only
+# the date, hour and minute, so the UTC text is two parts: the first 16 characters and the zone
+# give "YYYY-MM-DD HH:MM" (what `_utc` makes of that minute with seconds 00), and the seconds and
+# fraction give ":SS[.ffffff]" as isoformat writes them (no fraction when it is 0). Both are kept
+# once `_utc_shaped` has checked the shape; a value of any other shape, or a minute that `_utc`
+# leaves unchanged (not a valid date-time), goes through `_utc` itself.
+_SECONDS = frozenset(f"{s:02d}" for s in range(60))
+_MINUTES: dict[str, str] = {}  # "YYYY-MM-DDTHH:MM" + zone -> "YYYY-MM-DD HH:MM", in UTC
+_TAILS: dict[str, str] = {}  # ":SS.fff" -> ":SS.fff000"
+_KEPT = 50_000  # entries per dict, at most
+
+
+def _utc_text(value):
+    """_utc(value) for a str value, exactly (tests/test_duckdb_loader_exact.py)."""
+    if value[-1:] == "Z":
+        minute = _MINUTES.get(value[:16] + "Z")
+        tail = _TAILS.get(value[16:-1])
+    else:
+        minute = _MINUTES.get(value[:16] + value[-6:])
+        tail = _TAILS.get(value[16:-6])
+    if minute is None or tail is None:
+        return _utc_shaped(value)
+    return minute + tail
+
+
+def _utc_shaped(value):
+    """_utc(value), keeping its two parts when the value has the usual shape."""
+    n = len(value)
+    if value[-1:] == "Z":
+        zone, end = "Z", n - 1
+    elif n > 6 and value[-3] == ":" and value[-6] in "+-":
+        zone, end = value[-6:], n - 6
+    else:
+        return _utc(value)
+    tail = value[16:end]
+    if (end not in (19, 23, 26) or value[10] != "T" or value[13] != ":" or tail[:1] != ":"
+            or tail[1:3] not in _SECONDS):
+        return _utc(value)
+    if end == 19:
+        out = tail
+    else:
+        fraction = tail[4:]
+        if tail[3] != "." or not (fraction.isascii() and fraction.isdigit()):
+            return _utc(value)
+        out = tail[:3] if fraction.count("0") == len(fraction) else tail.ljust(10, "0")
+    minute = _utc(value[:16] + ":00" + zone)
+    if minute[10:11] != " ":  # unchanged: not a valid date-time
+        return _utc(value)
+    for kept in (_MINUTES, _TAILS):
+        if len(kept) >= _KEPT:
+            kept.clear()
+    _MINUTES[value[:16] + zone] = minute = minute[:16]
+    _TAILS[tail] = out
+    return minute + out
+
+
+# --- one record, one CSV line --------------------------------------------------------------------
+def _plain(value):
+    """_field of a flattened value (level 0) that is not a str."""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value)  # flatten_record's JSON text
+    return _field(value)
+
+
+def _stamp(value):
+    """_field(_utc(...)) of a flattened date-time value (level 0) that is not a str."""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value)
+        return '"' + _utc_text(value).replace('"', '""') + '"'
+    return _field(_utc(value))
+
+
+class Encoder:
+    """A record as its CSV line and its primary key string, without flatten_record.
+
+    With data_flattening_max_level 0, flatten_record(record) keeps the record's keys; its value is
+    json.dumps(v) for a dict or list, and for any value present in a column typed exactly
+    ["null", "object", "array"] (even null); else v. The line holds, for each column of the
+    flattened schema, _field(value), through _utc first for date-time columns; an absent key is
+    NULL. The key is ",".join(str(flattened[p]) for each key property), as target-duckdb builds
+    it. The line is one function generated per stream, so that a str value (most of them) is
+    quoted in line, without a call. With flattening on, both come from flatten_record, as
+    target-duckdb 0.8.0 builds them."""
+
+    def __init__(self, sync):
+        self.sync = sync
+        schema = sync.flatten_schema
+        self.names = list(schema)
+        self.keys = list(sync.stream_schema_message["key_properties"])
+        self.dumped = {n for n, s in schema.items()  # flatten_record's _should_json_dump_value
+                       if "type" in s and set(s["type"]) == {"null", "object", "array"}}
+        self.stamps = {n for n, s in schema.items() if db_sync.column_type(s) == "timestamp"}
+        self.flat = sync.data_flattening_max_level != 0
+        self.line = self._flat_line if self.flat else self._generated_line()
+
+    def _generated_line(self):
+        scope = {"_plain": _plain, "_stamp": _stamp, "_utc_text": _utc_text,
+                 "_dumps": json.dumps, "str": str}
+        body = ["def line(record):", "    get = record.get"]
+        parts = []
+        for i, name in enumerate(self.names):
+            scope[f"n{i}"] = name  # names reach the code as variables, never as its text
+            quoted = "'\"' + {}.replace('\"', '\"\"') + '\"'"
+            if name in self.dumped:
+                body.append(f"    v{i} = _dumps(record[n{i}]) if n{i} in record else None")
+                parts.append(f"({quoted.format(f'v{i}')} if v{i} is not None else '')")
+            elif name in self.stamps:
+                body.append(f"    v{i} = get(n{i})")
+                parts.append(f"({quoted.format(f'_utc_text(v{i})')} "
+                             f"if v{i}.__class__ is str else '' if v{i} is None "
+                             f"else _stamp(v{i}))")
+            else:
+                body.append(f"    v{i} = get(n{i})")
+                parts.append(f"({quoted.format(f'v{i}')} "
+                             f"if v{i}.__class__ is str else '' if v{i} is None "
+                             f"else '\"' + str(v{i}) + '\"' if v{i}.__class__ is int "
+                             f"else _plain(v{i}))")
+        body.append(f"    return ','.join(({', '.join(parts)},))" if parts else "    return ''")
+        exec("\n".join(body), scope)  # noqa: S102 (built above from indices, quotes and calls)
+        return scope["line"]
+
+    def _flat_line(self, record):
+        sync, stamps = self.sync, self.stamps
+        flat = db_sync.flatten_record(record, sync.flatten_schema,
+                                      max_level=sync.data_flattening_max_level)
+        return ",".join(_field(_utc(flat.get(n)) if n in stamps else flat.get(n))
+                        for n in self.names)
+
+    def key(self, record):
+        """DbSync.record_primary_key_string(record), reading the key from the record."""
+        if self.flat or not self.keys:
+            return self.sync.record_primary_key_string(record)
+        try:
+            values = [record[p] for p in self.keys]
+        except KeyError:
+            return self.sync.record_primary_key_string(record)  # its log line, then KeyError
+        dumped = self.dumped
+        return ",".join(
+            json.dumps(v) if isinstance(v, (dict, list)) or p in dumped else str(v)
+            for p, v in zip(self.keys, values, strict=True))
+
+
+def _encoder(sync):
+    found = getattr(sync, "_exact_encoder", None)
+    if found is None:
+        found = sync._exact_encoder = Encoder(sync)
+    return found
+
+
+# --- loading a batch -----------------------------------------------------------------------------
 def _load_rows(self, records, count, temp_dir):
+    """DbSync.load_rows: `records` are the batch's CSV lines, UTF-8 (persist_lines below); a
+    record dict (target-duckdb's own persist_lines) is encoded here."""
     stream = self.stream_schema_message["stream"]
     self.logger.info("Loading %d rows into '%s'", count, self.table_name(stream, False))
     cur = self.conn
     temp_table = self.table_name(stream, is_temporary=True)
     temp_file_csv = os.path.join(temp_dir, f"{temp_table}.csv")
-    names = list(self.flatten_schema)
-    stamps = {n for n, s in self.flatten_schema.items() if db_sync.column_type(s) == "timestamp"}
+    encode = _encoder(self).line
     longest = 0
     try:
-        with open(temp_file_csv, "w", encoding="utf-8", newline="") as f:
+        with open(temp_file_csv, "wb") as f:
             for record in records:
-                flat = db_sync.flatten_record(record, self.flatten_schema,
-                                              max_level=self.data_flattening_max_level)
-                line = ",".join(
-                    _field(_utc(flat.get(n)) if n in stamps else flat.get(n)) for n in names)
-                longest = max(longest, len(line) * 4)  # an upper bound of its UTF-8 size
-                f.write(line + "\n")
+                line = record if record.__class__ is bytes else encode(record).encode()
+                longest = max(longest, len(line))
+                f.write(line + b"\n")
         max_line = max(_MAX_LINE, longest + 1024)
         path = temp_file_csv.replace("'", "''")
         # one transaction per batch: a failed batch leaves no tmp_ table and no half-upsert
@@ -99,6 +263,144 @@ def _load_rows(self, records, count, temp_dir):
             os.unlink(temp_file_csv)
 
 
+# --- reading the messages ------------------------------------------------------------------------
+def persist_lines(connection, config, lines) -> None:
+    """target_duckdb.persist_lines of 0.8.0, line for line, but for a RECORD: the key comes from
+    Encoder.key and the batch keeps Encoder.line(record) instead of the record (the record is
+    encoded once, when it arrives, by the DbSync of the stream's SCHEMA then in force: the one
+    that loads it, since a new SCHEMA flushes the stream's rows first)."""
+    # pylint: disable=too-many-locals,too-many-branches,too-many-statements,invalid-name
+    state = None
+    flushed_state = None
+    schemas = {}
+    key_properties = {}
+    validators = {}
+    records_to_load = {}
+    row_count = {}
+    stream_to_sync = {}
+    total_row_count = {}
+    batch_size_rows = config.get("batch_size_rows", target_duckdb.DEFAULT_BATCH_SIZE_ROWS)
+    validate_records = config.get("validate_records")
+    add_metadata = config.get("add_metadata_columns") or config.get("hard_delete")
+
+    for line in lines:
+        try:
+            o = json.loads(line)
+        except json.decoder.JSONDecodeError:
+            target_duckdb.LOGGER.error("Unable to parse:\n%s", line)
+            raise
+
+        if "type" not in o:
+            raise Exception(f"Line is missing required key 'type': {line}")
+        t = o["type"]
+
+        if t == "RECORD":
+            if "stream" not in o:
+                raise Exception(f"Line is missing required key 'stream': {line}")
+            if o["stream"] not in schemas:
+                raise Exception(
+                    "A record for stream {} was encountered before a corresponding schema".format(
+                        o["stream"]))
+
+            stream = o["stream"]
+
+            if validate_records:
+                try:
+                    validators[stream].validate(target_duckdb.float_to_decimal(o["record"]))
+                except Exception as ex:
+                    if type(ex).__name__ == "InvalidOperation":
+                        raise target_duckdb.InvalidValidationOperationException(
+                            "Data validation failed and cannot load to destination. RECORD: "
+                            f"{o['record']}\n"
+                            "multipleOf validations that allows long precisions are not supported"
+                            " (i.e. with 15 digitsor more) Try removing 'multipleOf' methods from "
+                            "JSON schema.") from ex
+                    raise target_duckdb.RecordValidationException(
+                        f"Record does not pass schema validation. RECORD: {o['record']}") from ex
+
+            encoder = _encoder(stream_to_sync[stream])
+            primary_key_string = encoder.key(o["record"])
+            if not primary_key_string:
+                primary_key_string = f"RID-{total_row_count[stream]}"
+
+            if stream not in records_to_load:
+                records_to_load[stream] = {}
+
+            # increment row count only when a new PK is encountered in the current batch
+            if primary_key_string not in records_to_load[stream]:
+                row_count[stream] += 1
+                total_row_count[stream] += 1
+
+            record = (target_duckdb.add_metadata_values_to_record(o) if add_metadata
+                      else o["record"])
+            records_to_load[stream][primary_key_string] = encoder.line(record).encode()
+
+            row_count[stream] = len(records_to_load[stream])
+
+            if row_count[stream] >= batch_size_rows:
+                filter_streams = None if config.get("flush_all_streams") else [stream]
+                flushed_state = target_duckdb.flush_streams(
+                    records_to_load, row_count, stream_to_sync, config, state, flushed_state,
+                    filter_streams=filter_streams)
+                target_duckdb.emit_state(copy.deepcopy(flushed_state))
+
+        elif t == "STATE":
+            target_duckdb.LOGGER.debug("Setting state to %s", o["value"])
+            state = o["value"]
+            if not flushed_state:
+                flushed_state = copy.deepcopy(state)
+
+        elif t == "SCHEMA":
+            if "stream" not in o:
+                raise Exception(f"Line is missing required key 'stream': {line}")
+            stream = o["stream"]
+
+            schemas[stream] = target_duckdb.float_to_decimal(o["schema"])
+            validators[stream] = target_duckdb.Draft7Validator(
+                schemas[stream], format_checker=target_duckdb.FormatChecker())
+
+            # flush records from previous stream SCHEMA
+            if row_count.get(stream, 0) > 0:
+                flushed_state = target_duckdb.flush_streams(
+                    records_to_load, row_count, stream_to_sync, config, state, flushed_state)
+                target_duckdb.emit_state(flushed_state)
+
+            if "key_properties" not in o:
+                raise Exception("key_properties field is required")
+            if config.get("primary_key_required", True) and len(o["key_properties"]) == 0:
+                target_duckdb.LOGGER.critical(
+                    "Primary key is set to mandatory but not defined in the [%s] stream", stream)
+                raise Exception("key_properties field is required")
+
+            key_properties[stream] = o["key_properties"]
+
+            if add_metadata:
+                stream_to_sync[stream] = db_sync.DbSync(
+                    connection, config, target_duckdb.add_metadata_columns_to_schema(o))
+            else:
+                stream_to_sync[stream] = db_sync.DbSync(connection, config, o)
+
+            stream_to_sync[stream].create_schema_if_not_exists()
+            stream_to_sync[stream].sync_table()
+
+            row_count[stream] = 0
+            total_row_count[stream] = 0
+
+        elif t == "ACTIVATE_VERSION":
+            target_duckdb.LOGGER.debug("ACTIVATE_VERSION message")
+            if not flushed_state:
+                flushed_state = copy.deepcopy(state)
+
+        else:
+            raise Exception("Unknown message type {} in message {}".format(o["type"], o))
+
+    if sum(row_count.values()) > 0:
+        flushed_state = target_duckdb.flush_streams(
+            records_to_load, row_count, stream_to_sync, config, state, flushed_state)
+
+    target_duckdb.emit_state(copy.deepcopy(flushed_state))
+
+
 def patch():
     found = version("target-duckdb")
     if found != "0.8.0":
@@ -107,5 +409,18 @@ def patch():
 
 
 def main():
+    """target_duckdb.main, with this module's persist_lines."""
     patch()
-    target_duckdb.main()
+    arg_parser = argparse.ArgumentParser()
+    arg_parser.add_argument("-c", "--config", help="Config file")
+    args = arg_parser.parse_args()
+    if args.config:
+        with open(args.config) as config_input:
+            config = json.load(config_input)
+    else:
+        config = {}
+    singer_messages = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
+    connection = target_duckdb.duckdb_connect(config)
+    persist_lines(connection, config, singer_messages)
+    connection.close()
+    target_duckdb.LOGGER.debug("Exiting normally")
