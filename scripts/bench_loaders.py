@@ -1,6 +1,7 @@
-"""Benchmark target-postgres settings on this tap's own cc_cdrs messages: speed, memory, exactness.
+"""Benchmark the loaders on this tap's own messages: speed, memory, exactness.
 
-For each setting it loads the same Singer messages into a fresh PostgreSQL schema and prints:
+For each target-postgres setting it loads the same Singer messages into a fresh PostgreSQL schema
+and prints:
 median rows/s of `target-postgres --config X < messages` (wall time, --runs runs), the ratio to
 the defaults, the target's peak RSS, and whether every value landed exactly (else the first
 mismatch). Settings: defaults; validate_records false; use_copy true; both; then batch_size_rows
@@ -18,10 +19,19 @@ instant of the RFC 3339 value. The target runs with PGTZ=UTC (as meltano.yml set
 throwaway cluster's own zone is America/New_York, so that a load relying on the server's zone
 shows up as a mismatch.
 
+The exact DuckDB loader (loaders/target-duckdb-exact, meltano.yml's target-duckdb; --loaders
+duckdb) is measured twice: alone on the same cc_cdrs messages (rows/s beside target-postgres'
+defaults, CPU, peak RSS, every value checked as above: date-times as the UTC instant, objects as
+the same JSON, numbers as the nearest double); and in `tap | loader` against the tap alone, with
+every stream at scripts/demo's counts (cc_cdrs: --rows): wall time of each, the tap's and the
+loader's own CPU and peak RSS in the same pipeline, and each table's rows against the distinct keys
+the tap sent. --duckdb-target LABEL=EXE (repeated) compares builds, e.g. before and after a change.
+
 Usage (from the repository root; needs initdb/pg_ctl/psql, e.g. the Debian package postgresql):
     .venv/bin/python scripts/bench_loaders.py                    # 200 000 rows, 3 runs each
     .venv/bin/python scripts/bench_loaders.py --quick            # 5 000 rows, 1 run each
     .venv/bin/python scripts/bench_loaders.py --dsn postgresql://user:pw@host:5432/db
+    .venv/bin/python scripts/bench_loaders.py --loaders duckdb --runs 2   # no PostgreSQL needed
 Options: --help. The target's venv and the messages are kept in --cache-dir.
 """
 
@@ -130,11 +140,19 @@ def reexpress_times(record: dict, schema: dict, offset_hours: float | None, micr
                                 offset_hours, micros)
 
 
+CC_RECORD = re.compile(rb'^\{"type": ?"RECORD", ?"stream": ?"' + STREAM.encode() + rb'"')
+
+
+def is_cc_record(line: bytes) -> bool:
+    """A RECORD of cc_cdrs (the tap also sends sync_audit's), without parsing the line."""
+    return CC_RECORD.match(line) is not None
+
+
 def inject(src: Path, dst: Path) -> int:
     """Copy the messages, with HARD patched into records spread over the file, and every date-time
     of some records rewritten with +08:00, -05:00, +05:45 or Z (microseconds). Streams: the
     benchmark process stays small (a child's peak RSS can count its parent's pages)."""
-    total = sum(1 for line in src.open("rb") if b'"RECORD"' in line[:40])
+    total = sum(1 for line in src.open("rb") if is_cc_record(line))
     spots = {(i + 1) * total // (len(HARD) + 1): patch for i, patch in enumerate(HARD)}
     offsets = (8, -5, 5.75, None)
     schema: dict = {}
@@ -393,7 +411,7 @@ def generate(args: argparse.Namespace, out: Path) -> None:
     finally:
         double.terminate()
         double.wait()
-    count = sum(1 for line in partial.open("rb") if b'"RECORD"' in line[:40])
+    count = sum(1 for line in partial.open("rb") if is_cc_record(line))
     if count != args.rows:
         sys.exit(f"the tap emitted {count} records, not {args.rows}")
     partial.rename(out)
@@ -416,7 +434,7 @@ def nul_files(src: Path, workdir: Path) -> list[tuple[str, Path, str, tuple]]:
             message = json.loads(line)
             if message["type"] == "SCHEMA":
                 head.append(line)
-            elif message["type"] == "RECORD":
+            elif message["type"] == "RECORD" and message["stream"] == STREAM:
                 records.append(message)
                 if len(records) == 4:
                     break
@@ -505,48 +523,305 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--_verify"]:
-        messages, psql, schema = json.loads(argv[1])
-        print(json.dumps(verify(Path(messages), psql, schema)))
-        return 0
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tap-nxcloud-bench"
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--rows", type=int, default=200_000, help="cc rows to load (default 200000)")
-    p.add_argument("--runs", type=int, default=3, help="loads per setting; the median is shown")
-    p.add_argument("--quick", action="store_true",
-                   help="a small run: 5 000 rows, 1 run, batch sizes 1000,5000")
-    p.add_argument("--batch-sizes", default="10000,50000,100000",
-                   help="batch_size_rows values tried on the fastest exact base setting")
-    p.add_argument("--target", help="a target-postgres executable (default: a venv of "
-                                    "--target-spec created in --cache-dir)")
-    p.add_argument("--target-spec", default=TARGET_SPEC)
-    p.add_argument("--cache-dir", type=Path, default=cache,
-                   help=f"venv, messages, logs (default {cache})")
-    p.add_argument("--messages", type=Path, help="Singer messages of cc_cdrs to use instead of "
-                                                 "generating them (hard values are added)")
-    p.add_argument("--regenerate", action="store_true", help="generate the messages again")
-    p.add_argument("--project-bin", type=Path,
-                   help="folder of tap-nxcloud and nxcloud-double (default: this Python's)")
-    p.add_argument("--dsn", help="load into this PostgreSQL (postgresql://user:pw@host:port/db) "
-                                 "instead of a throwaway cluster; schemas bench_* are dropped")
-    p.add_argument("--pgtz", default="UTC", help="PGTZ of the target ('' leaves it unset)")
-    p.add_argument("--skip-nul", action="store_true", help="skip the NUL probes")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.rows, args.runs = 5000, 1
-        if args.batch_sizes == p.get_default("batch_sizes"):
-            args.batch_sizes = "1000,5000"
-    args.cache_dir.mkdir(parents=True, exist_ok=True)
-    args.cache_dir.chmod(0o755)
+# --- target-duckdb (loaders/target-duckdb-exact) ------------------------------------------------
+DUCKDB_SOURCE = ROOT / "loaders" / "target-duckdb-exact"
+# scripts/demo's counts of the other streams; cc_cdrs gets --rows
+DEMO_ROWS = {"flash": 5000, "sms": 3000, "voice": 3000, "sip": 2000, "did": 2000, "email": 2000,
+             "sms-report": 6, "balance": 1, "cc-agent": 40, "cc-group": 6, "ai-task": 12,
+             "ai-call": 1500}
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # a write per line
 
+
+def duckdb_pins() -> list[str]:
+    """The loader's requirements besides itself, as meltano.yml installs it."""
+    found = re.search(r"pip_url: \./loaders/target-duckdb-exact (.+)",
+                      (ROOT / "meltano.yml").read_text())
+    if not found:
+        sys.exit("meltano.yml: no pip_url for ./loaders/target-duckdb-exact")
+    return found.group(1).split()
+
+
+def duckdb_targets(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """(label, executable) of each loader compared: --duckdb-target LABEL=EXE, or this tree's
+    loader installed editable (so always its current source) with meltano.yml's pins."""
+    if args.duckdb_target:
+        return [tuple(t.split("=", 1)) if "=" in t else (Path(t).parent.parent.name, t)
+                for t in args.duckdb_target]
+    venv = args.cache_dir / ("venv-target-duckdb-exact-" + "-".join(duckdb_pins()))
+    exe = venv / "bin" / "target-duckdb-exact"
+    if not exe.exists():
+        log(f"installing {DUCKDB_SOURCE.name} ({' '.join(duckdb_pins())}) into {venv} ...")
+        uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+        python = str(venv / "bin" / "python")
+        if os.access(uv, os.X_OK):
+            subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
+            subprocess.run([uv, "pip", "install", "-q", "-p", python, "-e", str(DUCKDB_SOURCE),
+                            *duckdb_pins()], check=True)
+        else:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                            "-e", str(DUCKDB_SOURCE), *duckdb_pins()], check=True)
+    return [("target-duckdb-exact", str(exe))]
+
+
+def in_loader(exe: str, *argv: str) -> dict:
+    """This script's `argv` run by the Python of the loader's venv (it has duckdb)."""
+    done = subprocess.run([str(Path(exe).parent / "python"), __file__, *argv],
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{argv[0]} failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def verify_duckdb(messages: Path, db: str, schema: str) -> dict:
+    """Compare every declared column of every cc_cdrs row sent with what landed in DuckDB:
+    date-times as the same UTC instant, objects as the same JSON, numbers as the double
+    nearest to the number sent, everything else equal and of the same type."""
+    import duckdb  # noqa: PLC0415 (the loader's venv has it, this project's does not)
+
+    sent: dict[str, dict] = {}
+    props: dict = {}
+    with messages.open(encoding="utf-8") as f:
+        for line in f:
+            message = json.loads(line, parse_float=Decimal)
+            if message.get("stream") != STREAM:
+                continue
+            if message["type"] == "SCHEMA":
+                props = message["schema"]["properties"]
+            elif message["type"] == "RECORD":
+                sent[message["record"][KEY]] = message["record"]
+    con = duckdb.connect(db, read_only=True)
+    cur = con.execute(f'SELECT * FROM "{schema}"."{STREAM}"')
+    columns = [d[0] for d in cur.description]
+    bad_values, bad_columns, first, seen = 0, {}, "", set()
+    for values in cur.fetchall():
+        row = dict(zip(columns, values, strict=True))
+        key = row.get(KEY.lower())
+        want = sent.get(key)
+        if want is None or key in seen:
+            first = first or f"{'duplicate' if want else 'unexpected'} row {short(key)}"
+            bad_values += 1
+            continue
+        seen.add(key)
+        for name, declared in props.items():
+            expected, got = want.get(name), row.get(name.lower(), "<no column>")
+            kinds = str(declared.get("type"))
+            if expected is None or got is None:
+                ok = expected is None and got is None
+            elif declared.get("format") == "date-time":
+                ok = parse_instant(expected) == got
+            elif "object" in kinds or "array" in kinds:
+                ok = isinstance(got, str) and same(expected, json.loads(got, parse_float=Decimal))
+            elif "number" in kinds:
+                ok = isinstance(got, float) and float(expected) == got
+            else:
+                ok = same(expected, got)
+            if not ok:
+                bad_values += 1
+                bad_columns[name] = bad_columns.get(name, 0) + 1
+                first = first or (f"{KEY} {want[KEY]}: {name} sent {short(expected)}, "
+                                  f"landed {short(got)}")
+    if len(seen) < len(sent):
+        first = first or f"{len(sent) - len(seen)} of {len(sent)} rows missing"
+        bad_values += len(sent) - len(seen)
+    return {"rows": len(seen), "sent": len(sent), "bad_values": bad_values,
+            "bad_columns": bad_columns, "first": first}
+
+
+def count_duckdb(messages: Path, db: str, schema: str) -> dict:
+    """Rows per table against the distinct keys of each stream in `messages` (a tap's run)."""
+    import duckdb  # noqa: PLC0415
+
+    keys: dict[str, list[str]] = {}
+    distinct: dict[str, set] = {}
+    with messages.open(encoding="utf-8") as f:
+        for line in f:
+            message = json.loads(line)
+            if message["type"] == "SCHEMA":
+                keys[message["stream"]] = message["key_properties"]
+                distinct.setdefault(message["stream"], set())
+            elif message["type"] == "RECORD":
+                record = message["record"]
+                distinct[message["stream"]].add(
+                    json.dumps([record.get(k) for k in keys[message["stream"]]]))
+    con = duckdb.connect(db, read_only=True)
+    landed = {table: con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
+              for (table,) in con.execute("SELECT table_name FROM information_schema.tables "
+                                          "WHERE table_schema = ?", [schema]).fetchall()}
+    wrong = {s: [len(d), landed.get(s)] for s, d in distinct.items() if landed.get(s) != len(d)}
+    return {"rows": sum(landed.values()), "sent": sum(len(d) for d in distinct.values()),
+            "wrong": wrong}
+
+
+def waited(proc: subprocess.Popen) -> dict:
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    return {"end": time.perf_counter(), "rc": proc.returncode,
+            "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
+
+
+class DoubleForPipeline:
+    """The API double with every stream at the demo's counts (cc_cdrs: --rows), as scripts/demo
+    starts it, and a tap config reading all of it."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        cmd = [tool(args, "nxcloud-double"), "--port", "0", "--span-days", "6",
+               "--cc-rows", str(args.rows)]
+        for alias, n in DEMO_ROWS.items():
+            cmd += [f"--{alias}-rows", str(n)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit("the API double did not start")
+        config = json.loads(line)["config"]
+        config["end_date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self.config = args.cache_dir / "pipeline-tap-config.json"
+        self.config.write_text(json.dumps(config))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def tap_alone(args: argparse.Namespace, config: Path, out: Path) -> dict:
+    with out.open("wb") as sink, (args.cache_dir / "tap-stderr.log").open("wb") as err:
+        start = time.perf_counter()
+        tap = subprocess.Popen([tool(args, "tap-nxcloud"), "--config", str(config)],
+                               stdout=sink, stderr=err, env=ENV)
+        result = waited(tap)
+    if result["rc"]:
+        sys.exit(f"the tap failed: see {args.cache_dir / 'tap-stderr.log'}")
+    return {**result, "seconds": result["end"] - start}
+
+
+def tap_into(args: argparse.Namespace, config: Path, exe: str, target_config: Path) -> dict:
+    """`tap | target`: the pipeline's wall time, and each process's own CPU and peak RSS."""
+    with (args.cache_dir / "tap-stderr.log").open("wb") as err, \
+            (args.cache_dir / "target-stderr.log").open("wb") as terr:
+        start = time.perf_counter()
+        tap = subprocess.Popen([tool(args, "tap-nxcloud"), "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=err, env=ENV)
+        target = subprocess.Popen([exe, "--config", str(target_config)], stdin=tap.stdout,
+                                  stdout=subprocess.DEVNULL, stderr=terr, env=ENV)
+        tap.stdout.close()  # the target's alone: the tap sees a closed pipe if it exits
+        tap_result, target_result = waited(tap), waited(target)
+    if tap_result["rc"] or target_result["rc"]:
+        sys.exit(f"tap | {exe} failed: see {args.cache_dir}/tap-stderr.log, target-stderr.log")
+    return {"seconds": max(tap_result["end"], target_result["end"]) - start,
+            "tap": tap_result, "target": target_result}
+
+
+def duckdb_bench(args: argparse.Namespace, messages: Path, rows: int,
+                 postgres_rate: float | None) -> None:
+    """The exact DuckDB loader: (1) alone on the same cc_cdrs messages as target-postgres;
+    (2) `tap | loader` against the tap alone, every stream at the demo's counts."""
+    targets = duckdb_targets(args)
+    extra = json.loads(args.duckdb_config)
+    work = args.cache_dir / "duckdb"
+    work.mkdir(exist_ok=True)
+
+    def config_for(label: str) -> tuple[Path, str]:
+        db = work / f"{re.sub(r'[^A-Za-z0-9_]', '_', label)}.duckdb"
+        for leftover in (db, db.with_suffix(".duckdb.wal")):
+            leftover.unlink(missing_ok=True)
+        path = work / "target-config.json"
+        path.write_text(json.dumps({"path": str(db), "default_target_schema": "nxcloud",
+                                    **extra}))
+        return path, str(db)
+
+    started, load_before = time.time(), os.getloadavg()[0]
+    alone: dict[str, list] = {label: [] for label, _ in targets}
+    if "alone" in args.duckdb_parts:
+        log(f"target-duckdb-exact alone on {messages.name}:")
+        for run in range(args.runs):
+            for label, exe in targets:
+                config, db = config_for(label)
+                result = run_target(exe, json.loads(config.read_text()), messages, work, ENV)
+                check = ({"bad_values": -1, "first": f"exit {result['rc']}: {result['error']}"}
+                         if result["rc"] else
+                         in_loader(exe, "--_verify_duckdb", json.dumps([str(messages), db,
+                                                                        "nxcloud"])))
+                alone[label].append((result, check))
+                log(f"  run {run + 1}/{args.runs} {label}: {rows / result['seconds']:,.0f} "
+                    f"rows/s in {result['seconds']:.1f} s (CPU {result['cpu']:.1f} s), peak RSS "
+                    f"{result['rss_mb']:.0f} MB, "
+                    f"{'exact' if check['bad_values'] == 0 else check['first']}")
+
+    piped: dict[str, list] = {label: [] for label, _ in targets}
+    taps: list[dict] = []
+    if "pipeline" in args.duckdb_parts:
+        double = DoubleForPipeline(args)
+        try:
+            out = work / "tap-alone.jsonl"
+            log(f"tap alone, and tap | target-duckdb-exact: {args.rows} cc_cdrs rows and the "
+                f"demo's counts of the other streams:")
+            for run in range(args.runs):
+                taps.append(tap_alone(args, double.config, out))
+                log(f"  run {run + 1}/{args.runs} tap alone: {taps[-1]['seconds']:.1f} s "
+                    f"(CPU {taps[-1]['cpu']:.1f} s), peak RSS {taps[-1]['rss_mb']:.0f} MB")
+                for label, exe in targets:
+                    config, db = config_for(label)
+                    result = tap_into(args, double.config, exe, config)
+                    result["check"] = in_loader(exe, "--_count_duckdb",
+                                                json.dumps([str(out), db, "nxcloud"]))
+                    piped[label].append(result)
+                    check = result["check"]
+                    wrong = f", WRONG {check['wrong']}" if check["wrong"] else ""
+                    log(f"  run {run + 1}/{args.runs} tap | {label}: {result['seconds']:.1f} s; "
+                        f"tap CPU {result['tap']['cpu']:.1f} s, loader CPU "
+                        f"{result['target']['cpu']:.1f} s, loader peak RSS "
+                        f"{result['target']['rss_mb']:.0f} MB; {check['rows']} rows of "
+                        f"{check['sent']} keys{wrong}")
+        finally:
+            double.stop()
+
+    med = statistics.median
+    print(f"\ntarget-duckdb-exact ({', '.join(f'{label}: {exe}' for label, exe in targets)}); "
+          f"config {extra or '{}'} besides path and schema; median of {args.runs}; "
+          f"{time.time() - started:.0f} s; {os.cpu_count()} CPUs, load average "
+          f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    if any(alone.values()):
+        out_rows = []
+        for label, runs in alone.items():
+            rate = med(rows / r["seconds"] for r, _ in runs)
+            bad = next((c for _, c in runs if c["bad_values"]), None)
+            out_rows.append([label, f"{rate:,.0f}",
+                             f"{rate / postgres_rate:.2f}" if postgres_rate else "-",
+                             f"{med(r['cpu'] for r, _ in runs):.1f}",
+                             f"{max(r['rss_mb'] for r, _ in runs):.0f}",
+                             "yes" if bad is None else f"NO: {bad['bad_values']} values; "
+                                                       f"first: {bad['first']}"])
+        print(f"alone on the {rows} cc_cdrs rows of {messages.name} (target < file):")
+        print(table(["loader", "rows/s", "x target-postgres defaults", "target CPU s",
+                     "peak RSS MB", "exact"], out_rows))
+    if taps:
+        tap_s, tap_cpu = med(t["seconds"] for t in taps), med(t["cpu"] for t in taps)
+        out_rows = []
+        for label, runs in piped.items():
+            wall = med(r["seconds"] for r in runs)
+            loader_cpu = med(r["target"]["cpu"] for r in runs)
+            in_tap_cpu = med(r["tap"]["cpu"] for r in runs)
+            wrong = [r["check"]["wrong"] for r in runs if r["check"]["wrong"]]
+            out_rows.append([label, f"{tap_s:.1f}", f"{tap_cpu:.1f}", f"{wall:.1f}",
+                             f"{wall / tap_s:.2f}", f"{in_tap_cpu:.1f}", f"{loader_cpu:.1f}",
+                             f"{loader_cpu / in_tap_cpu:.2f}",
+                             f"{max(r['target']['rss_mb'] for r in runs):.0f}",
+                             f"{runs[0]['check']['rows']}" + (f" WRONG {wrong[0]}" if wrong
+                                                              else "")])
+        print(f"tap | loader, {args.rows} cc_cdrs rows and the demo's other streams "
+              f"(tap alone: peak RSS {max(t['rss_mb'] for t in taps):.0f} MB):")
+        print(table(["loader", "tap alone s", "tap alone CPU s", "tap | loader s",
+                     "x tap alone", "tap CPU s", "loader CPU s", "loader/tap CPU",
+                     "loader peak RSS MB", "rows landed"], out_rows))
+        print("(s: wall time, median; CPU: user+sys of that process, median; tap CPU: the tap's "
+              "own in the same pipeline; rows landed: checked against the distinct keys of each "
+              "stream in the tap-alone run)")
+
+
+def postgres_bench(args: argparse.Namespace, src: Path, messages: Path, rows: int) -> float:
+    """target-postgres's settings (the module's docstring); returns the defaults' rows/s."""
     exe = target_executable(args)
-    src = base_messages(args)
-    messages = args.cache_dir / f"{src.stem}-hard.jsonl"
-    rows = inject(src, messages)
-    log(f"{rows} records in {messages} ({len(HARD)} with hard values)")
-
     started, load_before = time.time(), os.getloadavg()[0]
     with (given_dsn(args.dsn) if args.dsn else throwaway_cluster()) as (conn, psql):
         bench = Bench(args, exe, conn, psql, messages, rows)
@@ -608,6 +883,72 @@ def main(argv: list[str] | None = None) -> int:
     fastest = max((label for label in bench.order if bench.exact(label)),
                   key=bench.median_rate, default=None)
     print(f"\nfastest exact setting: {fastest or 'none'}")
+    return defaults
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--_verify"]:
+        messages, psql, schema = json.loads(argv[1])
+        print(json.dumps(verify(Path(messages), psql, schema)))
+        return 0
+    if argv[:1] in (["--_verify_duckdb"], ["--_count_duckdb"]):
+        messages, db, schema = json.loads(argv[1])
+        check = verify_duckdb if argv[0] == "--_verify_duckdb" else count_duckdb
+        print(json.dumps(check(Path(messages), db, schema)))
+        return 0
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "tap-nxcloud-bench"
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=int, default=200_000, help="cc rows to load (default 200000)")
+    p.add_argument("--runs", type=int, default=3, help="loads per setting; the median is shown")
+    p.add_argument("--quick", action="store_true",
+                   help="a small run: 5 000 rows, 1 run, batch sizes 1000,5000")
+    p.add_argument("--batch-sizes", default="10000,50000,100000",
+                   help="batch_size_rows values tried on the fastest exact base setting")
+    p.add_argument("--target", help="a target-postgres executable (default: a venv of "
+                                    "--target-spec created in --cache-dir)")
+    p.add_argument("--target-spec", default=TARGET_SPEC)
+    p.add_argument("--cache-dir", type=Path, default=cache,
+                   help=f"venv, messages, logs (default {cache})")
+    p.add_argument("--messages", type=Path, help="Singer messages of cc_cdrs to use instead of "
+                                                 "generating them (hard values are added)")
+    p.add_argument("--regenerate", action="store_true", help="generate the messages again")
+    p.add_argument("--project-bin", type=Path,
+                   help="folder of tap-nxcloud and nxcloud-double (default: this Python's)")
+    p.add_argument("--dsn", help="load into this PostgreSQL (postgresql://user:pw@host:port/db) "
+                                 "instead of a throwaway cluster; schemas bench_* are dropped")
+    p.add_argument("--pgtz", default="UTC", help="PGTZ of the target ('' leaves it unset)")
+    p.add_argument("--skip-nul", action="store_true", help="skip the NUL probes")
+    p.add_argument("--loaders", default="postgres,duckdb",
+                   help="postgres (target-postgres' settings), duckdb (loaders/"
+                        "target-duckdb-exact), or both (default)")
+    p.add_argument("--duckdb-parts", default="alone,pipeline",
+                   help="alone: the loader on the same cc_cdrs messages as target-postgres; "
+                        "pipeline: tap | loader against the tap alone, every stream")
+    p.add_argument("--duckdb-target", action="append", metavar="[LABEL=]EXE",
+                   help="a target-duckdb-exact executable to measure (repeat to compare; "
+                        "default: this tree's loader, installed editable in --cache-dir)")
+    p.add_argument("--duckdb-config", default="{}",
+                   help='JSON merged into the DuckDB loader\'s config, e.g. '
+                        '\'{"batch_size_rows": 50000}\'')
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rows, args.runs = 5000, 1
+        if args.batch_sizes == p.get_default("batch_sizes"):
+            args.batch_sizes = "1000,5000"
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    args.cache_dir.chmod(0o755)
+
+    src = base_messages(args)
+    messages = args.cache_dir / f"{src.stem}-hard.jsonl"
+    rows = inject(src, messages)
+    log(f"{rows} records in {messages} ({len(HARD)} with hard values)")
+
+    postgres_rate = None
+    if "postgres" in args.loaders:
+        postgres_rate = postgres_bench(args, src, messages, rows)
+    if "duckdb" in args.loaders:
+        duckdb_bench(args, messages, rows, postgres_rate)
     return 0
 
 
