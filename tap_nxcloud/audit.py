@@ -34,7 +34,7 @@ KEYS = ("account", "stream", "partition", "window_start", "run_id")
 # a window's own fields, kept as a tuple until the rows go out (200 accounts make thousands)
 FIELDS = ("account", "stream", "partition", "window_start", "window_end", "rows", "api_count",
           "api_rows", "statement_count", "reconciled", "mismatch", "requests", "retries",
-          "rate_refusals", "seconds")
+          "rate_refusals", "seconds", "retention_margin_hours", "lost_from", "lost_to")
 
 
 def _version() -> str:
@@ -157,15 +157,21 @@ class Audit:
         self.started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         self.rows: list[tuple] = []  # FIELDS of each window
         self.mismatched: list[str] = []  # "stream: account: window" of each mismatch
+        self.lost: list[str] = []  # "stream: account: from to to" of each range lost
 
     def window(self, *, stream: str, account: str | None, partition: dict, start: str | None,
-               end: str | None, rows: int, tally: Tally) -> None:
+               end: str | None, rows: int, tally: Tally, margin: float | None = None,
+               lost: tuple | None = None) -> None:
         self.rows.append((
             account or "", stream, ", ".join(f"{k}={v}" for k, v in partition.items()),
             # a table read whole has no window: the run's start stands for both ends
             start or self.started, end or self.started, rows, tally.api_count, tally.api_rows,
             tally.statement_count, tally.reconciled, "; ".join(tally.mismatches) or None,
-            tally.requests, tally.retries, tally.rate_refusals, round(tally.seconds, 3)))
+            tally.requests, tally.retries, tally.rate_refusals, round(tally.seconds, 3), margin,
+            *((t.isoformat() for t in lost) if lost else (None, None))))
+        if lost:
+            self.lost.append(f"{stream}: {f'account {account}: ' if account else ''}"
+                             f"{lost[0].isoformat()} to {lost[1].isoformat()}")
 
     def records(self):
         run = {"tap_version": VERSION, "run_id": self.run_id, "run_started_at": self.started}

@@ -283,7 +283,9 @@ class Lane:
         return self.state.stored()
 
     def starting_point(self) -> tuple[dt.datetime, str]:
-        return self.state.starting_point(self.settings, self.clock, self.stream.logger.warning)
+        logger = self.stream.logger
+        return self.state.starting_point(self.settings, self.clock, logger.warning,
+                                         logger.error)
 
     def retention_edge(self) -> dt.datetime | None:
         return retention_edge(self.spec, self.settings)

@@ -167,6 +167,16 @@ SCHEMA = th.PropertiesList(
                             "window's bookmark (the next run reads it again) and end the run "
                             "with exit 1 once every other window is read. Default: a WARNING "
                             "and a `sync_audit` row only."),
+    th.Property("retention_warn_hours", th.IntegerType, default=48,
+                description="A stream's retention margin (hours from its bookmark to the oldest "
+                            "record NXCloud still keeps: voice 7 days, SIP 15, SMS 31) below "
+                            "which a WARNING names the stream, the account and the time by "
+                            "which the next run must start. 48 h: a missed daily run and a "
+                            "weekend still leave a day."),
+    th.Property("fail_on_retention_loss", th.BooleanType, default=False,
+                description="When records fell out of NXCloud's retention before this run "
+                            "could read them (an ERROR line names the range lost): end the run "
+                            "with exit 1, after reading what is still there."),
     th.Property("strict_settings", th.BooleanType, default=False,
                 description="Refuse to run (exit 1) when the config, a TAP_NXCLOUD_* variable "
                             "read with `--config ENV` or an `accounts` entry holds a setting the "
@@ -181,7 +191,7 @@ _POSITIVE = ("progress_log_seconds", "window_minutes", "max_window_minutes",
              "window_target_rows", "max_workers", "request_timeout", "backoff_max_seconds",
              "max_response_mb", "max_parallel_accounts")
 _NON_NEGATIVE = ("safety_lag_seconds", "max_retries", "backoff_base_seconds",
-                 "reconcile_tolerance",
+                 "reconcile_tolerance", "retention_warn_hours",
                  *(spec.lookback_setting for spec in STREAMS if spec.lookback_setting))
 _URLS = ("api_url", *dict.fromkeys(spec.api_url_setting for spec in STREAMS))
 _LOOKBACKS = tuple(dict.fromkeys(s.lookback_setting for s in STREAMS if s.lookback_setting))
@@ -339,6 +349,8 @@ class Settings:
     end_date_set: bool = False  # end_date given: the range is closed (else: now - lag)
     fail_on_mismatch: bool = False
     reconcile_tolerance: int = 0
+    retention_warn_hours: int = 48
+    fail_on_retention_loss: bool = False
     strict_settings: bool = False
     lookback_minutes: Mapping[str, int] = field(default_factory=dict)  # by lookback setting
     options: Mapping[str, str] = field(default_factory=dict)  # every Option, default applied
@@ -526,6 +538,8 @@ def parse(config: dict, schema: dict | None = None, env: Mapping[str, str] | Non
         end_date_set=bool(get("end_date")),
         fail_on_mismatch=num("fail_on_mismatch"),
         reconcile_tolerance=num("reconcile_tolerance"),
+        retention_warn_hours=num("retention_warn_hours"),
+        fail_on_retention_loss=num("fail_on_retention_loss"),
         strict_settings=strict,
         lookback_minutes={name: num(name) for name in _LOOKBACKS},
         options={name: str(get(name) or default) for name, default in _OPTIONS.items()},

@@ -121,6 +121,21 @@ def retention_edge(spec, settings) -> dt.datetime | None:
     return edge
 
 
+def margin_hours(spec, bookmark: dt.datetime | None, now: dt.datetime) -> float | None:
+    """Hours from the oldest instant NXCloud still keeps (now minus the retention) to the
+    bookmark: how long the pipeline may pause before records it has not read are lost. None
+    for a stream without a stated retention, or without a bookmark."""
+    if not spec.retention_days or bookmark is None:
+        return None
+    oldest = now - dt.timedelta(days=spec.retention_days)
+    return round((bookmark - oldest).total_seconds() / 3600, 1)
+
+
+def next_run_by(spec, bookmark: dt.datetime) -> dt.datetime:
+    """The latest start of the next run that still reads everything after the bookmark."""
+    return bookmark + dt.timedelta(days=spec.retention_days)
+
+
 def span(seconds: int) -> str:
     return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
 
@@ -130,14 +145,16 @@ class LaneState:
     SDK stream whose state holds the partition; `context` the partition's context (None: the
     stream's level); `since` where a child's range starts (its parent row's time)."""
 
-    __slots__ = ("_kept", "_start", "context", "held_at", "name", "open_floor", "partition",
-                 "prefix", "since", "spec", "stream")
+    __slots__ = ("_kept", "_start", "context", "held_at", "lost", "name", "open_floor",
+                 "partition", "prefix", "since", "spec", "stream")
 
     def __init__(self, stream, context: dict | None, partition: dict, since, prefix: str):
         self.stream, self.spec, self.name = stream, stream.spec, stream.spec.name
         self.context, self.partition, self.since, self.prefix = context, partition, since, prefix
         self.open_floor: int | None = None  # the oldest open row's tick (spec.still_open)
         self.held_at: int | None = None  # a mismatched window's start (fail_on_mismatch)
+        # records that fell out of retention after the bookmark, before this run: [from, to)
+        self.lost: tuple[dt.datetime, dt.datetime] | None = None
         self._start: tuple[dt.datetime, str] | None = None
         self._kept: dict | None = None  # its state partition (the SDK's dict, kept)
 
@@ -179,8 +196,16 @@ class LaneState:
                              f"2000: not a time this stream's records can have; {fix}")
         return parsed
 
-    def starting_point(self, settings, clock, warn) -> tuple[dt.datetime, str]:
-        """Where this run starts, and why (worked out once: it may warn)."""
+    def current(self) -> dt.datetime | None:
+        """The bookmark as it stands now (after this run's commits), or None."""
+        value = self.partition_state().get("replication_key_value") if self.spec.windowed \
+            else None
+        return parse_bookmark(value) if value not in (None, "") else self.stored()
+
+    def starting_point(self, settings, clock, warn, error=None) -> tuple[dt.datetime, str]:
+        """Where this run starts, and why (worked out once: it may warn, or report records
+        lost to retention at ERROR level)."""
+        error = error or warn
         if self._start is not None:
             return self._start
         bookmark = self.stored()
@@ -193,12 +218,26 @@ class LaneState:
             mark = clock.label(clock.from_instant(bookmark))
             why = f"bookmark {mark} minus the {span(int(lookback.total_seconds()))} lookback"
         edge = retention_edge(self.spec, settings)
+        close = margin_hours(self.spec, bookmark, dt.datetime.now(UTC))
+        if close is not None and 0 <= close < settings.retention_warn_hours:
+            warn("%s: %sthe bookmark was %.1f h from falling out of NXCloud's %d-day retention "
+                 "when this run started (retention_warn_hours %g): run more often, or records "
+                 "will be lost", self.name, self.prefix, close, self.spec.retention_days,
+                 settings.retention_warn_hours)
         if edge is not None and start < edge:
             days, zone = self.spec.retention_days, settings.zone
-            warn("%s: %sNXCloud keeps %s records for %d days only: %s to %s can no longer be "
-                 "read; starting at %s", self.name, self.prefix, self.spec.label, days,
-                 start.astimezone(zone).isoformat(), edge.astimezone(zone).isoformat(),
-                 edge.astimezone(zone).isoformat())
+            if bookmark is not None and bookmark < edge:  # read before, lost since: an error
+                self.lost = (bookmark, edge)
+                error("%s: %srecords from %s to %s fell out of NXCloud's %d-day retention "
+                      "before this run could read them and are lost; reading from %s",
+                      self.name, self.prefix, bookmark.astimezone(zone).isoformat(),
+                      edge.astimezone(zone).isoformat(), days,
+                      edge.astimezone(zone).isoformat())
+            else:
+                warn("%s: %sNXCloud keeps %s records for %d days only: %s to %s can no longer "
+                     "be read; starting at %s", self.name, self.prefix, self.spec.label, days,
+                     start.astimezone(zone).isoformat(), edge.astimezone(zone).isoformat(),
+                     edge.astimezone(zone).isoformat())
             start, why = edge, f"{why}, clamped to the {days}-day retention"
         self._start = (start, why)
         return self._start

@@ -7,6 +7,7 @@ come in no particular order, and a window with no rows still moves it.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -84,6 +85,28 @@ class WindowedStream(DirectRecords, Stream):
         self.children = [s for s in STREAMS if s.child and s.child.parent == spec.name]
         self._finished_partitions = states.Finished()  # child partitions to leave the state
         self._ahead: Ahead | None = None  # its reading, begun before its turn (ahead.py)
+        self._lost_audited: set[int] = set()  # lanes whose loss to retention is in the audit
+
+    def apply_catalog(self, catalog) -> None:
+        """A catalog discovered without `accounts` lacks the `account` key and column: with
+        accounts, `account` is a key whatever the catalog says (an upserting target would
+        otherwise merge two accounts' rows)."""
+        super().apply_catalog(catalog)
+        keys = list(self.primary_keys or [])
+        if self.settings.has_account_column and ACCOUNT not in keys:
+            self.logger.info("%s: the catalog's key properties %s lack `account` (discovered "
+                             "without accounts): the records are keyed by account too",
+                             self.name, keys)
+            self.primary_keys = [ACCOUNT, *keys]
+
+    @property
+    def effective_schema(self) -> dict:
+        """The catalog's schema, with the `account` column the records carry."""
+        schema = super().effective_schema
+        if self.settings.has_account_column and ACCOUNT not in schema.get("properties", {}):
+            schema = {**schema, "properties": {ACCOUNT: self.schema["properties"][ACCOUNT],
+                                               **schema.get("properties", {})}}
+        return schema
 
     @property
     def isolated(self) -> bool:
@@ -200,9 +223,44 @@ class WindowedStream(DirectRecords, Stream):
             if self.settings.fail_on_mismatch:
                 lane.state.hold(window.start)
         bookmark = self.clock.bookmark
+        margin = states.margin_hours(self.spec, self.clock.to_instant(window.end),
+                                     dt.datetime.now(dt.timezone.utc)) if windowed else None
+        lost = lane.state.lost if id(lane) not in self._lost_audited else None
+        if lost is not None:  # on the lane's first window row
+            self._lost_audited.add(id(lane))
         audit.window(stream=self.name, account=lane.account.name, partition=lane.partition,
                      start=bookmark(window.start) if windowed else None,
-                     end=bookmark(window.end) if windowed else None, rows=rows, tally=tally)
+                     end=bookmark(window.end) if windowed else None, rows=rows, tally=tally,
+                     margin=margin, lost=lost)
+
+    def _retention_report(self) -> None:
+        """How long the pipeline may pause before records are lost: one INFO line a stream (its
+        smallest margin), a WARNING for each account below `retention_warn_hours`."""
+        if not self.spec.retention_days or not self.lanes:
+            return
+        now, zone = dt.datetime.now(dt.timezone.utc), self.settings.zone
+        margins = []
+        for lane in self.lanes:
+            mark = lane.state.current()
+            hours = states.margin_hours(self.spec, mark, now)
+            if hours is not None:
+                margins.append((hours, lane, mark))
+        if not margins:
+            return
+        hours, lane, mark = min(margins, key=lambda m: m[0])
+        by = states.next_run_by(self.spec, mark).astimezone(zone)
+        self.logger.info("%s: retention margin %.1f h (%s%d-day retention: the next run must "
+                         "start by %s)", self.name, hours, lane.where_prefix,
+                         self.spec.retention_days, by.isoformat(timespec="minutes"))
+        for hours, lane, mark in sorted(margins, key=lambda m: m[0]):
+            if hours >= self.settings.retention_warn_hours:
+                break
+            by = states.next_run_by(self.spec, mark).astimezone(zone)
+            self.logger.warning(
+                "%s: %sonly %.1f h before NXCloud's %d-day retention reaches the bookmark "
+                "(retention_warn_hours %g): the next run must start by %s or records are lost",
+                self.name, lane.where_prefix, max(hours, 0.0), self.spec.retention_days,
+                self.settings.retention_warn_hours, by.isoformat(timespec="minutes"))
 
     def _events(self) -> Iterator[Event]:
         """The scheduler's events over every lane (not started until first pulled)."""
@@ -329,6 +387,8 @@ class WindowedStream(DirectRecords, Stream):
         for lane in self.lanes:
             lane.summary()
             requests += lane.client.requests_sent
+        if not self.quiet:
+            self._retention_report()
         accounts = f" of {len(self.lanes)} accounts" if self.settings.named else ""
         self.logger.info("%s: done: %d rows%s in %d window%s, %d requests, %.1f s", self.name,
                          rows, accounts, windows, "" if windows == 1 else "s", requests,

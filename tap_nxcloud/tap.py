@@ -11,7 +11,7 @@ from typing import IO, ClassVar
 import click
 from singer_sdk import Tap
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
-from singer_sdk.singerlib import StateMessage
+from singer_sdk.singerlib import Metadata, Schema, StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 
 from . import preflight, redact
@@ -22,6 +22,7 @@ from .clock import SettingError
 from .errors import Interrupted, Reported, TapError
 from .http import name_url_settings
 from .preflight import together
+from .rows import ACCOUNT
 from .sdk_private import use_state_writer
 from .settings import SCHEMA, misnamed_secrets, parse
 from .state import checked_state, parse_state
@@ -123,6 +124,24 @@ class TapNXCloud(Tap):
                                           accounts if self._syncing else None))
         return [*streams, AuditStream(self, self.audit)]  # last: its rows are the others'
 
+    def setup_mapper(self) -> None:
+        """The mapper writes each SCHEMA from the catalog: one discovered without `accounts`
+        lacks the `account` key and column the records carry, so they are added first."""
+        if getattr(self, "settings", None) is not None and self.settings.has_account_column:
+            for entry in self.catalog.streams:
+                stream = self.streams.get(entry.tap_stream_id)
+                if not isinstance(stream, WindowedStream):
+                    continue
+                keys = list(entry.key_properties or [])
+                if ACCOUNT not in keys:
+                    entry.key_properties = [ACCOUNT, *keys]
+                if ACCOUNT not in (entry.schema.properties or {}):
+                    entry.schema.properties[ACCOUNT] = Schema.from_dict(
+                        stream.schema["properties"][ACCOUNT])
+                    entry.metadata[("properties", ACCOUNT)] = Metadata(
+                        inclusion=Metadata.InclusionType.AUTOMATIC)
+        super().setup_mapper()
+
     @property
     def api_streams(self) -> list[WindowedStream]:
         return [s for s in self.streams.values() if isinstance(s, WindowedStream)]
@@ -160,6 +179,13 @@ class TapNXCloud(Tap):
             lines.append(f"{mismatched[0]}{more}: did not match NXCloud's own count "
                          "(fail_on_mismatch); the bookmark stays before it, so the next run "
                          "reads it again")
+        lost = [f"{s.name}: {lane.where_prefix}{lane.state.lost[0].isoformat()} to "
+                f"{lane.state.lost[1].isoformat()}" for s in self.api_streams for lane in s.lanes
+                if lane.state.lost]
+        if lost and self.settings.fail_on_retention_loss:
+            more = f" (and {len(lost) - 1} more)" if len(lost) > 1 else ""
+            lines.append(f"{lost[0]}{more}: fell out of NXCloud's retention before it could be "
+                         "read (fail_on_retention_loss); what was still there was read")
         if lines:
             raise Reported(list(dict.fromkeys(lines)))
 

@@ -37,6 +37,7 @@ class _Stream:
 def _settings(**kw):
     start = kw.pop("start", dt.datetime.now(UTC) - dt.timedelta(days=3))
     return SimpleNamespace(start=start, end=dt.datetime.now(UTC), zone=ZONE,
+                           retention_warn_hours=48,
                            lookback=lambda spec: dt.timedelta(minutes=60), **kw)
 
 
