@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import redact
 from .clock import SettingError
 from .spec import NXLINK_REGIONS
 from .streams import STREAMS
@@ -72,6 +73,9 @@ class Account:
         return {"account": self.name} if self.name is not None else None
 
 
+MAX_FILE_BYTES = 1 << 20  # accounts_file: 1 MiB, some 1 500 accounts of every product's keys
+
+
 def entries(config: Mapping[str, Any]) -> list | None:
     """The raw `accounts` list, from the setting or the file; None for the one-account form."""
     listed, path = config.get("accounts"), config.get("accounts_file")
@@ -79,18 +83,47 @@ def entries(config: Mapping[str, Any]) -> list | None:
         raise SettingError("set accounts or accounts_file, not both")
     if not path:
         return listed
+    found = _files.get(str(path))
+    if found is None:
+        found = _files[str(path)] = _load(str(path))
+    if isinstance(found, SettingError):
+        raise SettingError(str(found))
+    return found
+
+
+# accounts_file, read once a run: a FIFO or /dev/fd/N (a secret manager's pipe, bash's <(...))
+# can be read once only, and a file replaced between two reads would run with secrets never
+# registered for masking. A path's outcome (its list, or the error that ends the run) is kept.
+_files: dict[str, list | SettingError] = {}
+
+
+def _load(path: str) -> list | SettingError:
+    """The file's list, its secrets registered for masking before anything else sees it."""
     try:
-        text = Path(str(path)).expanduser().read_text(encoding="utf-8")
+        with Path(path).expanduser().open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)  # /dev/zero: 1 MiB, not all the memory
     except OSError as exc:
-        raise SettingError(f"accounts_file: cannot read {path} ({exc.strerror or exc})") from None
+        return SettingError(f"accounts_file: cannot read {path} ({exc.strerror or exc})")
+    if len(data) > MAX_FILE_BYTES:
+        return SettingError(f"accounts_file: {path} is larger than {MAX_FILE_BYTES >> 20} MiB, "
+                            "the most an accounts file may hold; is it the right file?")
     try:
-        value = json.loads(text)
+        value = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        return SettingError(f"accounts_file: {path} is not UTF-8 text")
     except ValueError as exc:
-        raise SettingError(f"accounts_file: {path} is not JSON ({exc.msg} at line "
-                           f"{exc.lineno})") from None
+        return SettingError(f"accounts_file: {path} is not JSON ({exc.msg} at line "
+                            f"{exc.lineno})")
     if not isinstance(value, list):
-        raise SettingError(f"accounts_file: {path} must hold a JSON list of accounts")
+        return SettingError(f"accounts_file: {path} must hold a JSON list of accounts")
+    for secret in _entry_secrets(value):
+        redact.add_secret(secret)
     return value
+
+
+def _entry_secrets(listed: list) -> list:
+    secrets = [s.secret_setting for s in STREAMS]
+    return [entry.get(n) for entry in listed if isinstance(entry, dict) for n in secrets]
 
 
 def parse(config: Mapping[str, Any]) -> tuple[list[Account], bool]:
@@ -150,14 +183,12 @@ def parse(config: Mapping[str, Any]) -> tuple[list[Account], bool]:
 
 def raw_secrets(config: Mapping[str, Any]) -> list[str]:
     """Every secret the config holds, in any form of it, read before any check (which may fail
-    and log): so that nothing is ever printed unmasked."""
-    secrets = [s.secret_setting for s in STREAMS]
-    found = [config.get(n) for n in secrets]
+    and log): so that nothing is ever printed unmasked. The accounts file's are those of the
+    one read the run makes (see `_files`)."""
+    found = [config.get(s.secret_setting) for s in STREAMS]
     try:
         listed = entries(config) or []
     except SettingError:
         listed = []
-    for entry in listed if isinstance(listed, list) else []:
-        if isinstance(entry, dict):
-            found += [entry.get(n) for n in secrets]
-    return [str(v) for v in found if v not in (None, "")]
+    found += _entry_secrets(listed) if isinstance(listed, list) else []
+    return list(dict.fromkeys(str(v) for v in found if v not in (None, "")))
