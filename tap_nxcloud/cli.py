@@ -5,17 +5,30 @@ masked however spelled, control characters escaped, so no vendor text can forge 
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import logging
 import os
+import signal
 import sys
 
-from . import redact
-from .errors import Interrupted, OutputClosed, TapError
-from .http import cancel_all
-from .tap import TapNXCloud
-from .writer import flush_stdout
+
+def _stopped_starting(signum, frame) -> None:
+    """Ctrl-C (or SIGTERM) while the tap is still starting (importing singer-sdk takes most of
+    a second): nothing is read or written yet, so exit 130 at once, without a traceback."""
+    os._exit(128 + signum)
+
+
+# first of all: a signal from here until the tap installs its own handlers ends quietly
+signal.signal(signal.SIGINT, _stopped_starting)
+signal.signal(signal.SIGTERM, _stopped_starting)
+
+import contextlib  # noqa: E402
+import ctypes  # noqa: E402
+import logging  # noqa: E402
+
+from . import redact  # noqa: E402
+from .errors import Interrupted, OutputClosed, TapError  # noqa: E402
+from .http import cancel_all  # noqa: E402
+from .tap import TapNXCloud  # noqa: E402
+from .writer import flush_stdout  # noqa: E402
 
 log = logging.getLogger("tap-nxcloud")
 
@@ -41,6 +54,8 @@ def one_malloc_arena() -> None:
 def main() -> None:
     one_malloc_arena()  # before any thread starts
     redact.install()  # before any log line
+    # until the SDK installs the tap's own handlers (before any message is written), a signal
+    # still ends the run at once (click would print "Aborted!" and exit 1 for a Ctrl-C)
     try:
         try:
             TapNXCloud.cli()
@@ -59,6 +74,8 @@ def main() -> None:
     except OutputClosed as exc:  # while flushing, or writing the final state on a signal
         log.error("%s", exc)
         sys.exit(1)
+    except KeyboardInterrupt:  # a handler of someone else's raised it: still no traceback
+        sys.exit(128 + signal.SIGINT)
     except Exception as exc:  # a bug, or an input nobody thought of: still one line
         log.debug("the failure in full", exc_info=True)
         log.error("tap-nxcloud stopped on an unexpected %s: %s (a bug: please report it, with "

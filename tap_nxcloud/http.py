@@ -140,7 +140,8 @@ def retry_after_seconds(value: str | None) -> float | None:
         seconds = when.timestamp() - time.time() if when.tzinfo else None
         if seconds is None:
             return None
-    return seconds if seconds > 0 else 0.0  # also NaN -> 0; inf is capped by backoff_max
+    # zero, negative or NaN says nothing usable: the backoff decides (inf: capped by backoff_max)
+    return seconds if seconds > 0 else None
 
 
 def json_body(answer: Answer, stream: str, urls: str = "api_url") -> Any:
@@ -166,6 +167,13 @@ def json_body(answer: Answer, stream: str, urls: str = "api_url") -> Any:
     try:
         return _decode(answer.body)
     except (msgspec.MsgspecError, RecursionError):
+        kind = (answer.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if kind and "json" not in kind and not kind.startswith("text/plain"):
+            # a page, not a truncated answer: a proxy or a captive portal answered, which no
+            # retry heals (NXCloud's answers are JSON, whatever type they are labelled)
+            raise ApiError(f"{stream}: HTTP 200 with {cut(kind, 40)}, not JSON: something "
+                           f"other than NXCloud answered (a proxy or a captive portal?); check "
+                           f"{urls} and the network") from None
         raise TransientError(f"HTTP 200 with a body that is not complete JSON "
                              f"({len(answer.body)} bytes)") from None
 

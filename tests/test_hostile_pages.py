@@ -26,7 +26,7 @@ from .conftest import (
     stream_config,
     want_records,
 )
-from .hostile import Hostile, is_data, rows_of, set_rows, set_total, wire_path
+from .hostile import Hostile, Reply, is_data, rows_of, set_rows, set_total, wire_path
 
 
 def _check(run, code: int = 0) -> list[str]:
@@ -247,3 +247,39 @@ def test_a_spool_that_cannot_be_written_loses_no_row(double, tmp_path, full_disk
 
 def test_everything_listed_runs_here():
     assert set(WINDOWED) <= set(STREAM_NAMES) and KEYED_INT and want_records
+
+
+@pytest.mark.parametrize("stream", STREAM_NAMES)
+def test_a_captive_portal_is_named_and_not_retried(double, tmp_path, stream):
+    """Every answer a 200 HTML page (a proxy's login page): one line naming what answered,
+    after one request of each stream's check, not 84 s of retries."""
+    portal = b"<html><body>Please sign in to the hotel Wi-Fi</body></html>"
+    with Hostile(double.url, lambda req: Reply(200, {"Content-Type": "text/html"}, portal)) \
+            as hostile:
+        run = run_tap(stream_config(hostile.url, double, stream), tmp_path)
+        sent = len(hostile.requests())
+    _check(run, code=1)
+    line = next(line for line in run.stderr.splitlines() if "| ERROR" in line)
+    assert "text/html" in line and "captive portal" in line and stream in line, line
+    assert "retry" not in run.stderr and sent <= 2, (sent, run.stderr[-1500:])
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan"])
+def test_a_retry_after_of_no_time_falls_back_to_the_backoff(double, tmp_path, value):
+    spec = BY_NAME["cc_cdrs"]
+    load_stream(double, spec.name, 20, seed=131)
+    refused = [0]
+
+    def rule(req):
+        if req.path == wire_path(spec) and refused[0] < 1:
+            refused[0] += 1
+            return Reply(429, {"Retry-After": value}, b"slow down")
+        return None
+    with Hostile(double.url, rule) as hostile:
+        run = run_tap(stream_config(hostile.url, double, spec.name, backoff_base_seconds=0.5),
+                      tmp_path)
+    _check(run)
+    waits = [float(line.split(" in ")[-1].split(" s")[0]) for line in run.stderr.splitlines()
+             if "retry 1 of" in line]
+    assert waits and waits[0] >= 0.2, waits  # the backoff (0.25 s at least, shown to 0.1 s)
+    assert_rows_exact(run, double, spec.name)

@@ -68,3 +68,39 @@ def test_sigterm_and_sigint_emit_the_last_state_and_exit(slow, tmp_path, sig, st
     assert messages[-1]["type"] == "STATE"
     assert "Traceback" not in err and "Interrupted by signal" in err
     _check_resume(slow, config, tmp_path, messages)
+
+
+def _mapped(pid: int, name: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/maps", "rb") as maps:
+            return name in maps.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("moment", ["importing", "checking the config", "reading"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_at_any_moment_start_up_included_exits_quietly(slow, tmp_path, moment, sig):
+    """Ctrl-C (or SIGTERM) while the tap's modules are imported (msgspec's extension mapped:
+    the tap's first lines have run, singer-sdk is still to come), once its first log line is
+    out (the config being checked), or once it reads: 128 + the signal, never a traceback.
+    (A signal in the interpreter's own first milliseconds, before any line of the tap, is
+    Python's to handle.)"""
+    import subprocess
+    import time
+
+    from .conftest import _command
+    proc = subprocess.Popen(_command(_config(slow), tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60  # a guard against a hang, never the condition
+    if moment == "importing":
+        while not _mapped(proc.pid, b"msgspec/_core") and time.monotonic() < deadline:
+            time.sleep(0.001)
+    elif moment == "checking the config":
+        proc.stderr.readline()
+    else:
+        proc.stdout.readline()  # its first message (a SCHEMA): the sync has begun
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, (proc.returncode, err.decode()[-2000:])
+    assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()[-2000:]

@@ -309,8 +309,8 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if fault == "timeout":
             time.sleep(d.faults.timeout_sleep)
-        if fault == "html":
-            return self._send(200, b"<html><body>502 Bad Gateway</body></html>",
+        if fault == "html":  # a gateway's error page (a 200 HTML page is a captive portal's)
+            return self._send(502, b"<html><body>502 Bad Gateway</body></html>",
                               {"Content-Type": "text/html"})
         reply = endpoint.fault(fault, d, req) if fault else None
         if reply is None:
