@@ -72,9 +72,9 @@ for table, key, column, where in shown:
 
 # The run's own audit (sync_audit): per stream, its windows and what NXCloud's counts said.
 AUDIT = f"""
-select stream, count(*), sum(rows), sum(api_count),
+select stream, count(*), sum(api_rows), sum(api_count),
        count(*) filter (where reconciled), count(*) filter (where not reconciled),
-       count(*) filter (where reconciled is null), sum(requests), sum(retries)
+       count(*) filter (where reconciled is null), sum(rows), sum(requests), sum(retries)
 from {schema}.sync_audit
 where run_id = (select run_id from {schema}.sync_audit order by run_started_at desc limit 1)
 group by stream order by stream"""
@@ -83,9 +83,15 @@ try:
 except duckdb.CatalogException:
     audit = []
 if audit:
-    print("   The last run's sync_audit (windows; rows emitted; NXCloud's count; windows "
-          "reconciled / not / without a count; requests, retries):")
-    for stream, windows, rows, count, ok, bad, none, requests, retries in audit:
+    print("   The last run's sync_audit: per stream, the rows NXCloud's queries returned against "
+          "the count NXCloud gave for them")
+    print("   (windows reconciled / not / without a count), then the records emitted: fewer or "
+          "more than returned where")
+    print("   a query asked a second wider than its window (those rows are a neighbour "
+          "window's) or the lookback read rows again:")
+    for stream, windows, returned, count, ok, bad, none, rows, requests, retries in audit:
         stated = "-" if count is None else count
-        print(f"     {stream:17} {windows:4d} windows {rows:6d} rows  NXCloud {stated!s:>6}  "
-              f"{ok:3d} / {bad} / {none:3d}  {requests:4d} requests, {retries} retries")
+        got = "-" if returned is None else returned
+        print(f"     {stream:17} {windows:4d} windows  returned {got!s:>6}  NXCloud {stated!s:>6}"
+              f"  {ok:3d} / {bad} / {none:3d}  emitted {rows:6d}  {requests:4d} requests, "
+              f"{retries} retries")

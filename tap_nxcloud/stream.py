@@ -382,14 +382,19 @@ class WindowedStream(DirectRecords, Stream):
             for lane in [*self.lanes, *(lane for lane, _ in self.failures)]:
                 lane.release()
                 lane.client.close()  # no keep-alive connections left open per account
-        requests = 0
         self.shape.summary()
         for lane in self.lanes:
             lane.summary()
-            requests += lane.client.requests_sent
+        # a child's lanes (one a parent row) share their account's client: count each once
+        requests = sum(c.requests_sent for c in {id(x.client): x.client
+                                                 for x in self.lanes}.values())
         if not self.quiet:
             self._retention_report()
-        accounts = f" of {len(self.lanes)} accounts" if self.settings.named else ""
+        accounts = len({lane.account.name for lane in self.lanes})
+        accounts = (f" of {accounts} account{'s' if accounts != 1 else ''}"
+                    if self.settings.named else "")
+        if self.spec.child:
+            accounts = f" of {len(self.lanes)} {self.spec.child.parent} rows{accounts}"
         self.logger.info("%s: done: %d rows%s in %d window%s, %d requests, %.1f s", self.name,
                          rows, accounts, windows, "" if windows == 1 else "s", requests,
                          time.monotonic() - started)

@@ -298,3 +298,21 @@ def test_state_messages_do_not_multiply_with_accounts(tmp_path):
     days = 4  # the span touches four calendar days
     assert len(states) <= days + 2, len(states)
     assert all(_partition(states[-1]["value"], "sms_cdrs", n) for n in names)
+
+
+def test_the_log_and_the_audit_count_the_same_requests_and_name_what_they_count(tmp_path):
+    """A child stream's lanes (a task each) share their account's client: the log's request
+    count is the audit's, and its 'done' line counts tasks and accounts as such."""
+    names = ("acme", "globex")
+    with doubles(names, ("ai_agent_calls",), rows=120) as ds:
+        entries = [_entry(n, ds[n], ("ai_agent_calls",)) for n in names]
+        config = {**_config(entries), "_select": ["ai_agent_calls", "sync_audit"]}
+        run = run_tap(config, tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    done = next(line for line in run.stderr.splitlines() if "ai_agent_calls: done:" in line)
+    logged = int(done.split(" requests")[0].rsplit(" ", 1)[1])
+    audited = sum(r["requests"] for r in run.records("sync_audit")
+                  if r["stream"] == "ai_agent_calls")
+    assert logged == audited, (done, audited)
+    tasks = len({(r["account"], r["taskId"]) for r in run.records("ai_agent_calls")})
+    assert f"of {tasks} ai_agent_tasks rows of 2 accounts" in done, done

@@ -20,6 +20,7 @@ from tap_nxcloud.spec import FULL_TABLE, SNAPSHOT
 from tap_nxcloud.streams import BY_NAME
 
 from . import SETTINGS, config_for
+from .data import UNDECLARED
 from .endpoints import ENDPOINTS
 from .endpoints.cc import BOUNDS
 from .server import FAULT_KINDS, RATES, ApiDouble, Credentials, Faults
@@ -130,6 +131,9 @@ def parser() -> argparse.ArgumentParser:
                    help="override a stream's rate limit: seconds between two requests, or N "
                         "requests per SECONDS (0: none); documented: " + ", ".join(
                             f"{s} {n}/{w:g}s" for s, (n, w) in RATES.items()))
+    p.add_argument("--no-undeclared-fields", dest="undeclared", action="store_false",
+                   help="no row carries `remark`, the field no schema declares (which the tap "
+                        "keeps in extra_fields with one WARNING a stream)")
     p.add_argument("--accounts", type=int, default=0, metavar="N",
                    help="N accounts, each a double of its own (its own port, keys and rows, "
                         "seeded seed+i); the config is then an `accounts` list")
@@ -139,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    UNDECLARED["on"] = args.undeclared
     if args.accounts:
         return _many(args)
     double, start, windows = build(args)

@@ -31,6 +31,7 @@ HARD_TEXTS = (
 )
 HARD_EVERY = 7  # about one text field in this many carries a hard value
 REMARK_EVERY = 50  # about one row in this many carries `remark`, a field no schema declares
+UNDECLARED = {"on": True}  # the CLI's --no-undeclared-fields turns `remark` off (a demo's calm)
 
 
 def hard(rng: random.Random, usual: str | None) -> str | None:
@@ -41,7 +42,7 @@ def hard(rng: random.Random, usual: str | None) -> str | None:
 def remark(rng: random.Random, row: dict) -> dict:
     """Now and then a field NXCloud adds tomorrow (it must land in `extra_fields`): an object
     holding hard text, or a plain hard text."""
-    if rng.randrange(REMARK_EVERY) == 0:
+    if rng.randrange(REMARK_EVERY) == 0 and UNDECLARED["on"]:
         text = rng.choice(HARD_TEXTS)
         row["remark"] = {"note": text, "tags": ["a\"b", "c\nd"]} if rng.random() < 0.5 else text
     return row
