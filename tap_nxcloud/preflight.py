@@ -20,6 +20,7 @@ from .windows import Window
 KEPT_ROWS = 5_000  # rows of the checks' answers kept for the sync, per process
 KEPT_PAGE = 200  # many accounts: a bigger first page is asked again (one request of many)
 THREADS = 16
+GRACE_SLACK = 5.0  # seconds beyond request_timeout a check of many accounts may take
 
 
 class Kept:
@@ -115,22 +116,63 @@ def check_all(tap) -> dict[int, tuple]:
     lanes.sort(key=lambda lane: not lane.spec.min_interval)
     if not lanes:
         return {}
-    failures = _probe_all(lanes, threads=THREADS)
+    # many accounts: no account waits on another's silent host beyond one request's time
+    grace = tap.settings.timeout + GRACE_SLACK if named else None
+    failures = _probe_all(lanes, threads=THREADS, grace=grace)
     if failures and not named:
         *first, last = together([failures])
         for line in first:
             tap.logger.error("%s", line)
         raise ApiError(last)
+    silent = {(lane.account.name, lane.client.host): exc for lane, exc in failures
+              if isinstance(exc, Silent)}
+    for stream in tap.api_streams:  # the unchecked (paced) lanes of a silent host go too
+        for lane in list(stream.lanes):
+            exc = silent.get((lane.account.name, lane.client.host))
+            if exc is not None and all(lane is not x for x, _ in failures):
+                failures.append((lane, exc))
     for lane, exc in failures:
         lane.stream.drop(lane, exc)
     return {id(exc): (lane, exc) for lane, exc in failures}
 
 
-def _probe_all(lanes: list, threads: int) -> list[tuple]:
+class Silent(ApiError):
+    """A credential check with no answer within its grace: the account's host is left out."""
+
+
+def _check_within(lane, grace: float) -> None:
+    """The lane's check in a thread of its own, waited for `grace` seconds: past that, the
+    account's host is taken as silent (the check goes on in the background, its result
+    unused; the lane is dropped)."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            probe(lane, True)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+    # its own cancel event: a check given up on stops retrying (the stream's event is shared)
+    lane.client.cancel = given_up = threading.Event()
+    thread = threading.Thread(target=run, daemon=True, name="nxcloud-check")
+    thread.start()
+    thread.join(grace)
+    if thread.is_alive():
+        given_up.set()
+        raise Silent(f"{lane.name}: {lane.where_prefix}{lane.client.host} did not answer the "
+                     f"credential check within {grace:g} s (request_timeout and a margin); "
+                     "this account is left out of the run (its bookmarks stay) while the others "
+                     "are read")
+    if outcome and outcome[0] is not None:
+        raise outcome[0]
+
+
+def _probe_all(lanes: list, threads: int, grace: float | None = None) -> list[tuple]:
     """Every lane's credential check, `threads` at once, in the lanes' order: (lane, error)
     for each refused. Each lane's connection is closed at once (2 200 idle ones, 200 accounts,
     held to the end cost 20 MB), and lanes are taken one by one, not queued as 2 200 futures.
-    Any other exception (a signal's) stops the checks and is raised."""
+    `grace`: the longest a check is waited for (many accounts). Any other exception (a
+    signal's) stops the checks and is raised."""
     todo = iter(enumerate(lanes))
     lock = threading.Lock()
     failures: list[tuple] = []
@@ -144,7 +186,10 @@ def _probe_all(lanes: list, threads: int) -> list[tuple]:
                 return
             i, lane = item
             try:
-                probe(lane, True)
+                if grace is None:
+                    probe(lane, True)
+                else:
+                    _check_within(lane, grace)
             except TapError as exc:
                 with lock:
                     failures.append((i, lane, exc))

@@ -5,6 +5,7 @@ holding its own keys and rows, as NXCloud would serve each application only its 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import itertools
@@ -316,3 +317,36 @@ def test_the_log_and_the_audit_count_the_same_requests_and_name_what_they_count(
     assert logged == audited, (done, audited)
     tasks = len({(r["account"], r["taskId"]) for r in run.records("ai_agent_calls")})
     assert f"of {tasks} ai_agent_tasks rows of 2 accounts" in done, done
+
+
+def test_a_silent_account_does_not_hold_the_others_back(tmp_path):
+    """One account's host accepts connections and never answers: its checks give up after one
+    request's time (request_timeout and a margin), not its whole retry budget; it ends in its
+    own lines while the other account lands exactly."""
+    import threading
+
+    from .hostile import Hostile
+    release = threading.Event()
+
+    def never(req):
+        release.wait(120)
+    with doubles(("acme", "quiet"), STREAMS) as ds, Hostile(ds["quiet"].url, never) as hostile:
+        quiet = _entry("quiet", ds["quiet"], STREAMS)
+        quiet.update({k: hostile.url for k in quiet if k.endswith("_api_url")})
+        entries = [_entry("acme", ds["acme"], STREAMS), quiet]
+        try:
+            run = run_tap(_config(entries, request_timeout=2, max_retries=6), tmp_path)
+            sent = collections.Counter(r.path for r in hostile.requests())
+        finally:
+            release.set()
+        assert run.returncode == 1, run.stderr[-3000:]
+        assert "Traceback" not in run.stderr
+        errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
+        assert errors and all("account quiet" in line for line in errors), errors
+        assert any("did not answer the credential check" in line for line in errors), errors
+        for stream in STREAMS:
+            assert _account_rows(run, stream, "acme") == want_records(ds["acme"], stream)
+            assert not [r for r in run.records(stream) if r["account"] == "quiet"]
+    # each stream's check (a path each): the attempts of one grace (7 s: about 4), not its
+    # whole retry budget (1 + max_retries = 7)
+    assert sent and max(sent.values()) <= 4, sent
