@@ -16,13 +16,15 @@ more than:
   windows of later rounds (fetched ahead: what keeps `workers` requests in flight for one account)
   may use half of it, so the current round always has room;
 - half the budget in pages being fetched (at least one page).
-A fetch reserves the largest page seen so far (at least `page_bytes`): after a page bigger than
-expected, fewer pages are fetched at once.
+A fetch reserves the heaviest page seen so far (at least `page_bytes`; before any page, half the
+budget: the first page is fetched alone): after a page bigger than expected, fewer pages are
+fetched at once, one when a page outweighs half the budget.
 
 Progress is guaranteed whatever a page weighs: when the consumer has nothing to emit, the current
 round's windows may fetch their next page beyond every budget (a server that ignores the page size
 and sends a page bigger than the whole budget cannot stall the run). So memory is at most the
-budget plus one page per thread, each at most `max_response_mb` as received.
+budget plus about two pages (one being fetched, one being emitted), each at most
+`max_response_mb` as received and several times that decoded (docs/performance.md).
 
 Stopping is prompt: on `cancel` (a signal, the end) threads stop taking pages, the Clients abort
 requests in flight and wake their pauses, and the threads end within a second.
@@ -156,7 +158,8 @@ class Scheduler:
         self.threads, self.parallel_lanes = max(1, threads), parallel_lanes
         self.cancel, self.idle, self.weigh = cancel, idle, weigh
         self.budget = budget
-        self.reserve = max(1, page_bytes)  # what a fetch reserves: the largest page seen
+        self.page_bytes = max(1, page_bytes)
+        self.largest = 0  # the heaviest page seen so far
         self.held = 0  # bytes queued, or reserved by fetches in flight
         self.flying = 0  # bytes reserved by fetches in flight
         self.current = 0  # the round being emitted
@@ -164,6 +167,16 @@ class Scheduler:
         self.stopped = False
         self.finished: list = []  # lanes whose last window was just handed out
         self.cv = threading.Condition()
+
+    @property
+    def reserve(self) -> int:
+        """What a fetch reserves: the heaviest page seen (at least `page_bytes`); before any
+        page is seen, half the budget, so that one fetch at a time finds out what a page weighs
+        (a server that ignores the page size would otherwise be asked for `workers` such pages
+        at once)."""
+        if not self.largest:
+            return max(self.page_bytes, self.budget // 2)
+        return max(self.page_bytes, self.largest)
 
     # --- planning ----------------------------------------------------------------------------
     def _fill(self, lane: _Lane) -> None:
@@ -186,8 +199,9 @@ class Scheduler:
     def _runnable(self, w: _Window) -> bool:
         if w.busy or w.done or w.failure is not None:
             return False
-        if self.waiting and w.round <= self.current and w is w.lane.windows[0]:
-            return True  # the consumer waits on this round: never stall it (any page's size)
+        if (self.waiting and not self.flying and w.round <= self.current
+                and w is w.lane.windows[0]):
+            return True  # the consumer waits on this round, nothing is coming: never stall it
         if self.flying and self.flying + self.reserve > self.budget // 2:
             return False  # enough being fetched already
         limit = self.budget if w.round <= self.current else self.budget // 2
@@ -255,7 +269,7 @@ class Scheduler:
                     self.busy_lanes.discard(w.lane)
                 self.held += weight - w.reserved
                 self.flying -= w.reserved
-                self.reserve = max(self.reserve, weight)
+                self.largest = max(self.largest, weight)
                 if failure is not None:
                     w.failure = failure
                 elif page is None:
