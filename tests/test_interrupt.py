@@ -101,6 +101,6 @@ def test_a_signal_at_any_moment_start_up_included_exits_quietly(slow, tmp_path, 
     else:
         proc.stdout.readline()  # its first message (a SCHEMA): the sync has begun
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + sig, (proc.returncode, err.decode()[-2000:])
     assert b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()[-2000:]
