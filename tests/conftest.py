@@ -27,9 +27,10 @@ from tap_nxcloud.streams import BY_NAME as SPEC_OF
 from tap_nxcloud.streams import STREAMS as SPECS
 
 # The suite's layers (pyproject.toml's markers): `pytest -m unit` runs in seconds.
-UNIT = {"test_units.py", "test_schemas.py", "test_sdk_private.py", "test_double.py"}
+UNIT = {"test_schemas.py", "test_sdk_private.py"}  # the rest of the unit layer: pytestmark
 INTEGRATION = {"test_meltano.py", "test_orchestrate.py", "test_dbt.py", "test_meltano_project.py",
-               "test_hub.py", "test_loaders.py", "test_dagster_accounts.py"}
+               "test_hub.py", "test_loaders.py", "test_dagster_accounts.py",
+               "test_user_project.py"}
 
 
 def pytest_collection_modifyitems(items) -> None:

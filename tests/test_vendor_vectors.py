@@ -3,7 +3,7 @@
 The vectors are read from the page itself, so a signature changed there, or a change to
 `tap_nxcloud/auth.py` (or to a stream's bizType, action or key fields), fails a test here. One test
 per scheme: signed headers with a body, signed headers without one, the signer that sets the
-headers at send time, and key fields. (test_units holds the vendor's three example signatures as
+headers at send time, and key fields. (test_auth holds the vendor's three example signatures as
 constants; these come from the page, with the bodies the tap itself sends.)
 """
 

@@ -2,7 +2,7 @@
 and groups, AI-agent tasks and calls) over HTTP, as a client sees them; their generators; and
 their schema files against what the double sends.
 
-Only `requests` talks to the double here (no tap code), with its own signer (test_double.sign).
+Only `requests` talks to the double here (no tap code), with its own signer (test_double_cdr_endpoints.sign).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from nxcloud_double.endpoints.balances import BALANCE
 from nxcloud_double.endpoints.cc_agents import TENANT
 from nxcloud_double.endpoints.sms_daily_reports import OFFSETS
 
-from .test_double import sign
+from .test_double_cdr_endpoints import sign
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime.now(ZONE).replace(microsecond=0)

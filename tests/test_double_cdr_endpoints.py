@@ -24,6 +24,8 @@ from nxcloud_double.data import WALL
 
 from .conftest import did_rows, sip_rows, sms_rows, voice_rows
 
+pytestmark = pytest.mark.unit  # the double alone, over HTTP: seconds
+
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime.now(ZONE).replace(microsecond=0)
 DAY = (NOW - dt.timedelta(days=2)).replace(hour=0, minute=0, second=0)  # inside every retention

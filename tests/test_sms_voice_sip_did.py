@@ -327,7 +327,7 @@ def test_incremental_voice_gets_late_costs_and_sip_new_calls(double, tmp_path):
 def test_no_secret_of_any_product_in_any_output_at_debug(tmp_path):
     """The SMS, voice and SIP secrets travel in form bodies, DID's signs: none reaches stdout or
     stderr at DEBUG, through faults, raw or URL-encoded. (No log line holds a request body today;
-    this guards that, and test_units checks that every secret is registered for scrubbing.)"""
+    this guards that, and test_tap_object checks that every secret is registered for scrubbing.)"""
     from urllib.parse import quote, quote_plus
 
     from nxcloud_double import ApiDouble, Credentials
