@@ -249,13 +249,23 @@ def assert_dbt_passed(target: Path) -> dict:
     tests = {k for k, n in manifest["nodes"].items() if n["resource_type"] == "test"}
     assert models and models <= ran, models - ran
     assert tests and tests <= ran, tests - ran
-    # a staging model per stream, communications and daily_usage
-    assert len(models) == len(STREAMS) + len(OTHER_STREAMS) + 2, sorted(models)
+    # a staging model per stream (sync_audit's too), communications and daily_usage
+    assert len(models) == len(STREAMS) + len(OTHER_STREAMS) + 3, sorted(models)
     # every model has tests: unique and not-null keys at least
     tested = {d for k in tests for d in manifest["nodes"][k]["depends_on"]["nodes"]}
     assert models <= tested, models - tested
     assert "test.nxcloud.assert_daily_usage_counts_match_staging" in tests
     return manifest
+
+
+def assert_fresh(target: Path) -> None:
+    """`dbt source freshness` ran last: every raw table (13 streams and sync_audit) passed,
+    loaded minutes ago."""
+    results = json.loads((target / "sources.json").read_text())["results"]
+    assert len(results) == len(STREAMS) + len(OTHER_STREAMS) + 1
+    assert {r["status"] for r in results} == {"pass"}, [
+        (r["unique_id"], r["status"]) for r in results if r["status"] != "pass"]
+    assert max(r["max_loaded_at_time_ago_in_s"] for r in results) < 1800
 
 
 def assert_columns_documented(manifest: dict, built: dict[str, list[str]]) -> None:
@@ -291,7 +301,8 @@ def test_meltano_yml_wires_the_dbt_project():
     assert "duckdb==1.2.2" in loaders["target-duckdb"]["pip_url"].split()
     assert "duckdb==1.2.2" in transformers["dbt-duckdb"]["pip_url"].split()
     jobs = {j["name"]: j["tasks"] for j in project["jobs"]}
-    assert jobs["nxcloud-to-duckdb-transformed"] == ["tap-nxcloud target-duckdb dbt-duckdb:build"]
+    assert jobs["nxcloud-to-duckdb-transformed"] == [
+        "tap-nxcloud target-duckdb dbt-duckdb:build dbt-duckdb:freshness"]
 
 
 def test_docs_blocks_are_generated_from_the_data_dictionary():
@@ -306,9 +317,10 @@ def test_docs_blocks_are_generated_from_the_data_dictionary():
 def test_job_lists_and_dry_runs(meltano_env):
     listed = json.loads(meltano(meltano_env, "job", "list", "--format=json").stdout)
     jobs = {j["job_name"]: j["tasks"] for j in listed["jobs"]}
-    assert jobs["nxcloud-to-duckdb-transformed"] == ["tap-nxcloud target-duckdb dbt-duckdb:build"]
+    assert jobs["nxcloud-to-duckdb-transformed"] == [
+        "tap-nxcloud target-duckdb dbt-duckdb:build dbt-duckdb:freshness"]
     done = meltano(meltano_env, "run", "--dry-run", "nxcloud-to-duckdb-transformed")
-    assert "Dry run, but would have run block 2/2" in done.stderr
+    assert "Dry run, but would have run block 3/3" in done.stderr
 
 
 def test_transformed_job_into_duckdb_twice(meltano_env, double, sysdir, tmp_path):
@@ -321,6 +333,7 @@ def test_transformed_job_into_duckdb_twice(meltano_env, double, sysdir, tmp_path
         done = meltano(env, "run", "nxcloud-to-duckdb-transformed")
         assert "dbt-duckdb" in done.stderr and "Completed successfully" in done.stderr
         manifest = assert_dbt_passed(target)
+        assert_fresh(target)
         raw = duck_raw(sysdir, db)
         # everything the double holds landed (upserted: once per key)
         landed = {stream: len({r["key"] for r in rows}) for stream, rows in raw.items()}
@@ -535,8 +548,11 @@ def test_transformed_into_postgres(meltano_env, double, postgres, tmp_path):
            "TARGET_POSTGRES_PORT": str(port), "TARGET_POSTGRES_USER": "postgres",
            "TARGET_POSTGRES_PASSWORD": "unused", "TARGET_POSTGRES_DATABASE": "postgres",
            "TAP_NXCLOUD_ACCOUNT": "pg"}
-    meltano(env, "run", "tap-nxcloud", "target-postgres", "dbt-postgres:build")
+    meltano(env, "run", "tap-nxcloud", "target-postgres", "dbt-postgres:build",
+            "dbt-postgres:freshness")
     manifest = assert_dbt_passed(tmp_path / "dbt-target")
+    # each table's load time: target-postgres's _sdc_batched_at and sync_audit's latest run
+    assert_fresh(tmp_path / "dbt-target")
     raw = {}
     for stream, (_, key, start) in STREAMS.items():
         parts = " || '#' || ".join(f'"{k}"::text' for k in key)  # psql splits on |

@@ -111,7 +111,9 @@ def check_manifest(manifest: dict, sections: dict[str, dict]) -> list[str]:
             if source is None:
                 continue
             candidates = [source] if isinstance(source, str) else source
-            known = {**fields, **sections[ADDED]["columns"]}
+            # a stream's own field first: sync_audit's `account` is its own column, not the
+            # one the tap adds to the streams it reads
+            known = {**sections[ADDED]["columns"], **fields}
             described = [known[f] for f in candidates if f in known]
             if not described:
                 if stream in sections:  # a stream the tap does not have yet is not checked

@@ -6,7 +6,9 @@
   list of field names, newest name first) is read from the raw table through
   nxcloud_source_column and cast to the column's `data_type`; `meta: default_var:` names a dbt var
   used when the field is absent or null (the `account` column when the tap's `account` setting
-  was not set). Columns without `meta.source` are the model's own derived columns.
+  was not set), and `meta: blank_is_null: true` counts an empty text as null too (sync_audit's
+  `account` is '' for a single unnamed account). Columns without `meta.source` are the model's own
+  derived columns.
 
   When the raw table does not exist (a stream never loaded) the result is empty, with the same
   columns, so that every model and test still builds.
@@ -23,7 +25,7 @@
 {% endmacro %}
 
 {#- The mapped columns of the calling model's schema.yml: [{name, fields, type, default,
-    snake_case}], in schema.yml order. -#}
+    snake_case, blank_is_null}], in schema.yml order. -#}
 {% macro nxcloud_mapped_columns() %}
   {%- set mapped = [] -%}
   {%- for name, column in model.columns.items() -%}
@@ -37,7 +39,8 @@
           'fields': [meta.source] if meta.source is string else meta.source,
           'type': column.data_type,
           'default': var(meta.default_var) if meta.get('default_var') else none,
-          'snake_case': meta.get('snake_case', true)}) -%}
+          'snake_case': meta.get('snake_case', true),
+          'blank_is_null': meta.get('blank_is_null', false)}) -%}
     {%- endif -%}
   {%- endfor -%}
   {{ return(mapped) }}
@@ -58,12 +61,18 @@
   {%- for column in columns -%}
     {%- set found = nxcloud_source_column(raw_columns, column.fields, column.snake_case) -%}
     {%- set fallback = ("'" ~ column.default ~ "'") if column.default is not none else 'null' -%}
+    {%- if found is not none -%}
+      {%- set read = nxcloud_source_value(found, column.type) -%}
+      {%- if column.blank_is_null -%}
+        {%- set read = 'nullif(' ~ read ~ ", '')" -%}
+      {%- endif -%}
+    {%- endif -%}
     {%- if found is none -%}
       {%- set value = 'cast(' ~ fallback ~ ' as ' ~ nxcloud_type(column.type) ~ ')' -%}
     {%- elif column.default is not none -%}
-      {%- set value = 'coalesce(' ~ nxcloud_source_value(found, column.type) ~ ', ' ~ fallback ~ ')' -%}
+      {%- set value = 'coalesce(' ~ read ~ ', ' ~ fallback ~ ')' -%}
     {%- else -%}
-      {%- set value = nxcloud_source_value(found, column.type) -%}
+      {%- set value = read -%}
     {%- endif -%}
     {%- do values.update({column.name: value}) -%}
   {%- endfor -%}
