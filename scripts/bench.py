@@ -407,7 +407,8 @@ def figure_rows(n: int, paced: int) -> dict[str, int]:
     return rows
 
 
-WINDOWS = re.compile(r"\| (\w+): done: \d+ rows(?: of \d+ accounts)? in (\d+) windows?,",
+WINDOWS = re.compile(r"\| (\w+): done: \d+ rows(?: of \d+ \w+ rows)?(?: of \d+ accounts?)? in "
+                     r"(\d+) windows?,",
                      re.MULTILINE)
 
 
