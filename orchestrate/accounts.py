@@ -18,18 +18,29 @@ Settings, in the environment of the code location and of every run worker:
     NXCLOUD_LOADER          the loader plugin (default target-postgres)
     NXCLOUD_ACCOUNTS_CRON   each account's schedule, `{minute}` its own minute of the hour
                             (default "{minute} * * * *"); the schedules are created stopped
+
+When more accounts are due than the run queue lets run at once (orchestrate/dagster.yaml: 4), the
+account closest to losing records goes first: from the latest sync_audit rows of the warehouse
+(alarms.py), each account's smallest retention margin now; the partitions are listed in that
+order (a backfill of all of them queues them so) and each run gets `dagster/priority`, which the
+queue dequeues by, highest first. Accounts without a margin (never synced, or no stream with a
+stated retention) keep the file's order after the others; with no sync_audit to read, the order
+is the file's, as before.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from dagster import (
@@ -52,6 +63,9 @@ JOB_NAME = "nxcloud_accounts"
 ACCOUNT_TAG = "nxcloud/account"
 POOL_TAG, POOL = "nxcloud/pool", "accounts"
 SIP_TAG = "nxcloud/sip"
+DEFAULT_CRON = "{minute} * * * *"  # each account's schedule: hourly, at a minute of its own
+PRIORITY_TAG = "dagster/priority"  # the run queue dequeues the highest first
+MARGINS_SECONDS = 60  # how long the margins read from the warehouse are reused
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the tap's rule for an account name (fullmatch)
 # A Meltano run, terminated (Dagster's "Terminate"), gets this long to stop its tap and loader.
 STOP_SECONDS = 60
@@ -96,6 +110,50 @@ def partition_tags(account: str, reads_sip: bool) -> dict[str, str]:
     """The run tags of an account's partition. NXCloud counts SIP's one request per 2 s per IP and
     the tap paces it within its process only: runs of accounts with SIP keys take turns."""
     return {ACCOUNT_TAG: account, **({SIP_TAG: "reads"} if reads_sip else {})}
+
+
+def alarms_module():
+    """orchestrate/alarms.py, imported by its path (whatever sys.path holds), once a process."""
+    name = "nxcloud_orchestrate_alarms"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("alarms.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def order_by_margin(names: Sequence[str], margins: Mapping[str, float | None] | None
+                    ) -> list[str]:
+    """The accounts, the smallest retention margin first; those without one after them, in
+    their own order; all as they are without margins."""
+    margins = margins or {}
+    known = sorted((n for n in names if margins.get(n) is not None), key=lambda n: margins[n])
+    return known + [n for n in names if margins.get(n) is None]
+
+
+def priorities(names: Sequence[str], margins: Mapping[str, float | None] | None
+               ) -> dict[str, int]:
+    """`dagster/priority` of each account with a margin: the smallest margin the highest (the
+    number of such accounts), down to 1; accounts without one: 0, the queue's default."""
+    known = [n for n in order_by_margin(names, margins) if (margins or {}).get(n) is not None]
+    return {n: len(known) - i for i, n in enumerate(known)}
+
+
+class Margins:
+    """Each account's smallest retention margin now, read from the warehouse at most once a
+    MARGINS_SECONDS (a backfill asks for every partition's tags at once); `read` gives None when
+    sync_audit cannot be read."""
+
+    def __init__(self, read: Callable[[], Mapping[str, float | None] | None],
+                 seconds: float = MARGINS_SECONDS) -> None:
+        self._read, self._seconds = read, seconds
+        self._at, self._value = -float("inf"), None
+
+    def __call__(self) -> Mapping[str, float | None] | None:
+        if time.monotonic() - self._at >= self._seconds:
+            self._value, self._at = self._read(), time.monotonic()
+        return self._value
 
 
 def loader(environ: Mapping[str, str] = os.environ) -> str:
@@ -188,7 +246,7 @@ def account_schedule(target: JobDefinition, account: str,
     run at a time per schedule (orchestrate/dagster.yaml), which would queue the accounts one
     after the other."""
     minute = zlib.crc32(account.encode()) % 60
-    cron = (environ.get("NXCLOUD_ACCOUNTS_CRON") or "{minute} * * * *").format(minute=minute)
+    cron = (environ.get("NXCLOUD_ACCOUNTS_CRON") or DEFAULT_CRON).format(minute=minute)
 
     @schedule(name=_schedule_name(account), job=target, cron_schedule=cron,
               execution_timezone="UTC", default_status=DefaultScheduleStatus.STOPPED,
@@ -199,20 +257,35 @@ def account_schedule(target: JobDefinition, account: str,
     return _account_schedule
 
 
-def definitions(environ: Mapping[str, str] = os.environ
+def account_names(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The accounts file's names, in its order; none without a file."""
+    file = accounts_file(environ)
+    return list(read_accounts(file)) if file is not None else []
+
+
+def definitions(environ: Mapping[str, str] = os.environ,
+                margins: Callable[[], Mapping[str, float | None] | None] | None = None
                 ) -> tuple[list[JobDefinition], list[ScheduleDefinition]]:
-    """The partitioned job and the accounts' schedules; none without an accounts file."""
+    """The partitioned job and the accounts' schedules; none without an accounts file.
+    `margins`: each account's retention margin now (default: read from the warehouse's
+    sync_audit, alarms.py), which orders the partitions and sets each run's priority."""
     file = accounts_file(environ)
     if file is None:
         return [], []
     accounts = read_accounts(file)
-    names = list(accounts)
-    schedule_names = {_schedule_name(n) for n in names}
-    if len(schedule_names) != len(names):
+    schedule_names = {_schedule_name(n) for n in accounts}
+    if len(schedule_names) != len(accounts):
         raise AccountsFileError(f"accounts file {file}: two names differ only in - and _")
+    if margins is None:
+        margins = Margins(lambda: alarms_module().margins(environ))
+    names = order_by_margin(list(accounts), margins())
 
-    @static_partitioned_config(partition_keys=names, tags_for_partition_key_fn=lambda key:
-                               partition_tags(key, accounts[key]))
+    def tags(key: str) -> dict[str, str]:
+        priority = priorities(names, margins()).get(key)
+        return {**partition_tags(key, accounts[key]),
+                **({PRIORITY_TAG: str(priority)} if priority else {})}
+
+    @static_partitioned_config(partition_keys=names, tags_for_partition_key_fn=tags)
     def per_account(_key: str) -> dict:
         return {}
 

@@ -7,6 +7,9 @@ each Meltano job becomes a Dagster job whose ops run `meltano run <task> --force
 directory, and each job-type schedule becomes a Dagster schedule (cron in UTC, created running).
 With an accounts file (NXCLOUD_ACCOUNTS_FILE), accounts.py adds the job `nxcloud_accounts`: one
 partition per account, each a run of the tap for that account alone under its own state ID.
+alarms.py adds an asset per account (`nxcloud/<account>`) with its checks on sync_audit
+(reconciled, retention_margin, fresh, nothing_lost), the job `nxcloud_alarms` that runs them and
+its two sensors (docs/operations.md "Alarms").
 """
 
 from __future__ import annotations
@@ -44,8 +47,12 @@ def _accounts_module():
 
 _loaded = load_jobs_from_meltano_project(str(PROJECT_DIR))
 _account_jobs, _account_schedules = _accounts_module().definitions()
+_alarms = _accounts_module().alarms_module().definitions(_accounts_module().account_names())
 
 defs = Definitions(
-    jobs=[d for d in _loaded if isinstance(d, JobDefinition)] + _account_jobs,
+    assets=_alarms.assets,
+    asset_checks=_alarms.asset_checks,
+    jobs=[d for d in _loaded if isinstance(d, JobDefinition)] + _account_jobs + _alarms.jobs,
     schedules=[d for d in _loaded if isinstance(d, ScheduleDefinition)] + _account_schedules,
+    sensors=_alarms.sensors,
 )
