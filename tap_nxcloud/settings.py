@@ -350,6 +350,9 @@ class Settings:
     fail_on_mismatch: bool = False
     reconcile_tolerance: int = 0
     retention_warn_hours: int = 48
+    # every account name the config lists (only_accounts reads some of them): state partitions
+    # of any other account are stale
+    configured_accounts: frozenset[str] = frozenset()
     fail_on_retention_loss: bool = False
     strict_settings: bool = False
     lookback_minutes: Mapping[str, int] = field(default_factory=dict)  # by lookback setting
@@ -459,9 +462,10 @@ def parse(config: dict, schema: dict | None = None, env: Mapping[str, str] | Non
     for name in _NON_NEGATIVE:
         if get(name) is not None and get(name) < 0:
             errors.append(f"{name} must not be negative")
-    accounts, named = [], False
+    accounts, named, configured = [], False, frozenset()
     try:
         listed, in_entries, entry_errors = _checked_entries(config)
+        configured = frozenset(e.get("name") for e in listed or [] if isinstance(e, dict))
         unknown += in_entries
         errors += entry_errors
         if not entry_errors:
@@ -539,6 +543,7 @@ def parse(config: dict, schema: dict | None = None, env: Mapping[str, str] | Non
         fail_on_mismatch=num("fail_on_mismatch"),
         reconcile_tolerance=num("reconcile_tolerance"),
         retention_warn_hours=num("retention_warn_hours"),
+        configured_accounts=configured | {a.name for a in accounts},
         fail_on_retention_loss=num("fail_on_retention_loss"),
         strict_settings=strict,
         lookback_minutes={name: num(name) for name in _LOOKBACKS},

@@ -15,7 +15,7 @@ from singer_sdk.singerlib import Metadata, Schema, StateMessage
 from singer_sdk.tap_base import CliTestOptionValue
 
 from . import preflight, redact
-from .accounts import entries, raw_secrets
+from .accounts import raw_secrets
 from .audit import NAME as AUDIT
 from .audit import Audit, AuditStream
 from .clock import SettingError
@@ -76,8 +76,7 @@ class TapNXCloud(Tap):
         """Check the state before any request: a broken one stops the run with one line."""
         # every account configured (only_accounts reads some of them: the others' bookmarks
         # stay); partitions of any other account leave the state
-        configured = ({e.get("name") for e in entries(self.config) or [] if isinstance(e, dict)}
-                      | {a.name for a in self.settings.accounts} if self.settings.named else None)
+        configured = self.settings.configured_accounts if self.settings.named else None
         super().load_state(checked_state(state, set(BY_NAME), {AUDIT}, self.logger,
                                          configured))
         if getattr(self, "_syncing", False):
