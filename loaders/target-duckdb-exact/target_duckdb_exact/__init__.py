@@ -12,16 +12,19 @@ an unquoted empty field, date-times converted to UTC) and read back with every o
 (AUTO_DETECT false).  The settings `delimiter` and `quotechar` are ignored.
 
 Per row, target-duckdb 0.8.0 flattens each record twice (once only to build its primary key) and
-keeps the record dicts of a whole batch (`batch_size_rows`, 100 000 by default) until the batch is
-written.  With `data_flattening_max_level` 0 (the default) this loader reads the key straight from
-the record and turns the record into its CSV line as it arrives (`Encoder`): a batch is held as
-those lines, about a fifth of the dicts' memory, and every value is written exactly as the
-flattening path writes it (tests/test_duckdb_loader_exact.py compares both).  With flattening on,
-target-duckdb's own flatten_record builds both, as before.
+keeps the record dicts of a whole batch until the batch is written.  With
+`data_flattening_max_level` 0 (the default) this loader reads the key straight from the record
+and turns the record into its CSV line as it arrives (`Encoder`), written at once to the batch's
+file (`Batch`): a batch holds a key and a file offset per row, and every value is written exactly
+as the flattening path writes it (tests/test_duckdb_loader_exact.py compares both).  With
+flattening on, target-duckdb's own flatten_record builds both, as before.
 
-Memory: a batch holds `batch_size_rows` encoded lines per stream (about as long as the record's
-JSON), then DuckDB's COPY and upsert of that batch.  Everything else (settings, table layout,
-upsert by key, STATE, when batches are flushed) is target-duckdb 0.8.0's.
+Memory (README.md beside this package): the batch's keys (~150 bytes a row), then DuckDB's COPY
+and upsert of `batch_size_rows` rows, ~2 KB a row of the contact center's at their peak.  So the
+default batch is 50 000 rows here (target-duckdb's is 100 000), and DuckDB runs one thread and
+gives freed memory back (DUCKDB_SETTINGS; the config's `settings` override them).  DuckDB keeps
+some of each table it has written (its own memory_limit bounds that).  Everything else (settings,
+table layout, upsert by key, STATE, when batches are flushed) is target-duckdb 0.8.0's.
 """
 import argparse
 import copy
@@ -30,6 +33,7 @@ import io
 import json
 import os
 import sys
+import tempfile
 from decimal import Decimal
 from importlib.metadata import version
 
@@ -39,6 +43,13 @@ from target_duckdb import db_sync
 __all__ = ["Encoder", "main", "patch", "persist_lines"]
 
 _MAX_LINE = 2_097_152  # duckdb's default max_line_size
+# target-duckdb's default is 100 000: its flush then peaks at ~290 MB (218 463 rows, README.md)
+DEFAULT_BATCH_SIZE_ROWS = 50_000
+# DuckDB settings unless the config's `settings` has them (and if this duckdb knows them): one
+# thread (a second one cost more CPU than it saved, beside the tap), and freed memory given back
+# to the system after each statement instead of kept for the next batch (peak RSS ~20 % lower)
+DUCKDB_SETTINGS = {"threads": "1", "allocator_background_threads": "true",
+                   "allocator_flush_threshold": "8MB"}
 
 
 def _utc(value):
@@ -222,66 +233,133 @@ def _encoder(sync):
 
 
 # --- loading a batch -----------------------------------------------------------------------------
-def _load_rows(self, records, count, temp_dir):
-    """DbSync.load_rows: `records` are the batch's CSV lines, UTF-8 (persist_lines below); a
-    record dict (target-duckdb's own persist_lines) is encoded here."""
-    stream = self.stream_schema_message["stream"]
-    self.logger.info("Loading %d rows into '%s'", count, self.table_name(stream, False))
-    cur = self.conn
-    temp_table = self.table_name(stream, is_temporary=True)
-    temp_file_csv = os.path.join(temp_dir, f"{temp_table}.csv")
-    encode = _encoder(self).line
-    longest = 0
-    try:
-        with open(temp_file_csv, "wb") as f:
-            for record in records:
-                line = record if record.__class__ is bytes else encode(record).encode()
+class Batch:
+    """A stream's batch as its CSV file, each line written when its record arrives.
+
+    target-duckdb keeps a batch as a dict of records by key: a key sent again replaces its
+    record at the place of its first one, and the batch's size is the number of keys. Here the
+    dict `at` keeps each key's offset in the file; a key sent again keeps its last line in
+    `again`, and `close` rewrites the file with it in the first one's place. So the batch holds
+    a key and an offset a row in memory, not the row."""
+
+    def __init__(self, temp_dir):
+        fd, self.path = tempfile.mkstemp(prefix="tmp_", suffix=".csv", dir=temp_dir)
+        self.file = os.fdopen(fd, "wb")
+        self.at = {}  # key -> offset of its line
+        self.again = {}  # key -> its last line, when sent again in this batch
+        self.end = 0
+        self.longest = 0
+
+    def add(self, key, line):
+        if key in self.at:
+            self.again[key] = line
+            return
+        self.at[key] = self.end
+        self.file.write(line)
+        self.end += len(line)
+        self.longest = max(self.longest, len(line))
+
+    def close(self):
+        """The file complete: every key's last line at its first place. Returns its longest
+        line, in bytes."""
+        self.file.close()
+        if not self.again:
+            return self.longest
+        longest, again, ends = 0, self.again, [*list(self.at.values())[1:], self.end]
+        fd, path = tempfile.mkstemp(prefix="tmp_", suffix=".csv",
+                                    dir=os.path.dirname(self.path))
+        with open(self.path, "rb") as old, os.fdopen(fd, "wb") as new:
+            for (key, start), end in zip(self.at.items(), ends, strict=True):
+                line = old.read(end - start)
+                line = again.get(key, line)
                 longest = max(longest, len(line))
-                f.write(line + b"\n")
-        max_line = max(_MAX_LINE, longest + 1024)
-        path = temp_file_csv.replace("'", "''")
-        # one transaction per batch: a failed batch leaves no tmp_ table and no half-upsert
-        cur.execute("BEGIN TRANSACTION")
-        try:
-            cur.execute(self.create_table_query(table_name=temp_table, is_temporary=True))
-            cur.execute(
-                f"COPY {temp_table} FROM '{path}' (FORMAT csv, AUTO_DETECT false, "
-                f"HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE '\\n', "
-                f"NULL '', ALLOW_QUOTED_NULLS false, MAX_LINE_SIZE {max_line}, "
-                f"BUFFER_SIZE {max(16 * _MAX_LINE, 2 * max_line)})"
-            )
-            if len(self.stream_schema_message["key_properties"]) > 0:
-                cur.execute(self.update_from_temp_table(temp_table))
-            cur.execute(self.insert_from_temp_table(temp_table))
-            cur.execute(f"DROP TABLE {temp_table}")
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
+                new.write(line)
+        os.replace(path, self.path)
+        return longest
+
+    def discard(self):
+        self.file.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
+def _load_file(self, path, longest):
+    """COPY the batch's CSV file into a temporary table, then upsert it, in one transaction."""
+    cur = self.conn
+    temp_table = self.table_name(self.stream_schema_message["stream"], is_temporary=True)
+    max_line = max(_MAX_LINE, longest + 1024)
+    path = path.replace("'", "''")
+    # one transaction per batch: a failed batch leaves no tmp_ table and no half-upsert
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        cur.execute(self.create_table_query(table_name=temp_table, is_temporary=True))
+        cur.execute(
+            f"COPY {temp_table} FROM '{path}' (FORMAT csv, AUTO_DETECT false, "
+            f"HEADER false, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE '\\n', "
+            f"NULL '', ALLOW_QUOTED_NULLS false, MAX_LINE_SIZE {max_line}, "
+            f"BUFFER_SIZE {max(16 * _MAX_LINE, 2 * max_line)})"
+        )
+        if len(self.stream_schema_message["key_properties"]) > 0:
+            cur.execute(self.update_from_temp_table(temp_table))
+        cur.execute(self.insert_from_temp_table(temp_table))
+        cur.execute(f"DROP TABLE {temp_table}")
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+
+
+def _load_batch(sync, batch, count):
+    sync.logger.info("Loading %d rows into '%s'", count,
+                     sync.table_name(sync.stream_schema_message["stream"], False))
+    try:
+        _load_file(sync, batch.path, batch.close())
     finally:
-        if os.path.exists(temp_file_csv):
-            os.unlink(temp_file_csv)
+        batch.discard()
+
+
+def _load_rows(self, records, count, temp_dir):
+    """DbSync.load_rows, for target-duckdb's own persist_lines: `records` are record dicts."""
+    batch = Batch(temp_dir)
+    encode = _encoder(self).line
+    try:
+        for n, record in enumerate(records):
+            batch.add(n, encode(record).encode() + b"\n")
+    except BaseException:
+        batch.discard()
+        raise
+    _load_batch(self, batch, count)
 
 
 # --- reading the messages ------------------------------------------------------------------------
 def persist_lines(connection, config, lines) -> None:
-    """target_duckdb.persist_lines of 0.8.0, line for line, but for a RECORD: the key comes from
-    Encoder.key and the batch keeps Encoder.line(record) instead of the record (the record is
-    encoded once, when it arrives, by the DbSync of the stream's SCHEMA then in force: the one
-    that loads it, since a new SCHEMA flushes the stream's rows first)."""
+    """target_duckdb.persist_lines of 0.8.0, line for line, but a RECORD goes to its stream's
+    Batch as Encoder.line(record) under Encoder.key(record) (encoded by the DbSync of the SCHEMA
+    then in force: the one that loads it, since a new SCHEMA flushes the stream's rows first),
+    and flush_streams loads Batches. Open batch files are removed if it fails."""
+    batches = {}
+    try:
+        _persist_lines(connection, config, lines, batches)
+    finally:
+        for batch in batches.values():
+            if batch is not None:
+                batch.discard()
+
+
+def _persist_lines(connection, config, lines, records_to_load) -> None:
     # pylint: disable=too-many-locals,too-many-branches,too-many-statements,invalid-name
     state = None
     flushed_state = None
     schemas = {}
     key_properties = {}
     validators = {}
-    records_to_load = {}
     row_count = {}
     stream_to_sync = {}
     total_row_count = {}
-    batch_size_rows = config.get("batch_size_rows", target_duckdb.DEFAULT_BATCH_SIZE_ROWS)
+    batch_size_rows = config.get("batch_size_rows", DEFAULT_BATCH_SIZE_ROWS)
     validate_records = config.get("validate_records")
     add_metadata = config.get("add_metadata_columns") or config.get("hard_delete")
+    temp_dir = config.get("temp_dir", tempfile.gettempdir())
 
     for line in lines:
         try:
@@ -323,23 +401,24 @@ def persist_lines(connection, config, lines) -> None:
             if not primary_key_string:
                 primary_key_string = f"RID-{total_row_count[stream]}"
 
-            if stream not in records_to_load:
-                records_to_load[stream] = {}
+            batch = records_to_load.get(stream)
+            if batch is None:
+                batch = records_to_load[stream] = Batch(temp_dir)
 
             # increment row count only when a new PK is encountered in the current batch
-            if primary_key_string not in records_to_load[stream]:
+            if primary_key_string not in batch.at:
                 row_count[stream] += 1
                 total_row_count[stream] += 1
 
             record = (target_duckdb.add_metadata_values_to_record(o) if add_metadata
                       else o["record"])
-            records_to_load[stream][primary_key_string] = encoder.line(record).encode()
+            batch.add(primary_key_string, encoder.line(record).encode() + b"\n")
 
-            row_count[stream] = len(records_to_load[stream])
+            row_count[stream] = len(batch.at)
 
             if row_count[stream] >= batch_size_rows:
                 filter_streams = None if config.get("flush_all_streams") else [stream]
-                flushed_state = target_duckdb.flush_streams(
+                flushed_state = flush_streams(
                     records_to_load, row_count, stream_to_sync, config, state, flushed_state,
                     filter_streams=filter_streams)
                 target_duckdb.emit_state(copy.deepcopy(flushed_state))
@@ -361,7 +440,7 @@ def persist_lines(connection, config, lines) -> None:
 
             # flush records from previous stream SCHEMA
             if row_count.get(stream, 0) > 0:
-                flushed_state = target_duckdb.flush_streams(
+                flushed_state = flush_streams(
                     records_to_load, row_count, stream_to_sync, config, state, flushed_state)
                 target_duckdb.emit_state(flushed_state)
 
@@ -395,10 +474,47 @@ def persist_lines(connection, config, lines) -> None:
             raise Exception("Unknown message type {} in message {}".format(o["type"], o))
 
     if sum(row_count.values()) > 0:
-        flushed_state = target_duckdb.flush_streams(
+        flushed_state = flush_streams(
             records_to_load, row_count, stream_to_sync, config, state, flushed_state)
 
     target_duckdb.emit_state(copy.deepcopy(flushed_state))
+
+
+def flush_streams(streams, row_count, stream_to_sync, config, state, flushed_state,
+                  filter_streams=None):
+    """target_duckdb.flush_streams of 0.8.0 (with load_stream_batch), for Batches: a stream
+    without rows is not loaded, but still gets hard_delete's DELETE."""
+    streams_to_flush = filter_streams if filter_streams else list(streams.keys())
+
+    for stream in streams_to_flush:
+        sync = stream_to_sync[stream]
+        if row_count[stream] > 0:
+            _load_batch(sync, streams[stream], row_count[stream])
+        streams[stream] = None  # loaded (and its file removed) or empty
+        if config.get("hard_delete"):
+            sync.delete_rows(stream)
+        row_count[stream] = 0
+
+    for stream in streams_to_flush:
+        if filter_streams:
+            if state is not None and stream in state.get("bookmarks", {}):
+                if "bookmarks" not in flushed_state:
+                    flushed_state["bookmarks"] = {}
+                flushed_state["bookmarks"][stream] = copy.deepcopy(state["bookmarks"][stream])
+        else:
+            flushed_state = copy.deepcopy(state)
+
+    return flushed_state
+
+
+def tune(connection, config):
+    """DUCKDB_SETTINGS the config's `settings` leave unset."""
+    given = {name.lower() for name in config.get("settings", {})}
+    known = {name for (name,) in connection.execute("SELECT name FROM duckdb_settings()")
+             .fetchall()}
+    for name, value in DUCKDB_SETTINGS.items():
+        if name not in given and name in known:
+            connection.execute(f"SET {name} = '{value}'")
 
 
 def patch():
@@ -421,6 +537,7 @@ def main():
         config = {}
     singer_messages = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
     connection = target_duckdb.duckdb_connect(config)
+    tune(connection, config)
     persist_lines(connection, config, singer_messages)
     connection.close()
     target_duckdb.LOGGER.debug("Exiting normally")
