@@ -5,15 +5,23 @@ What it checks, as the real API does (docs/nxcloud-api/, the project's account o
 pages): the credentials each product takes (query, form fields, signed headers with the 60 s `ts`
 skew and the MD5 signature over the exact body bytes), time formats, windows, retention, page
 sizes and rate limits; it answers in each endpoint's own envelope (HTTP 200, a failure `code`).
+
+Its judgements do not depend on how busy the machine is: a request's arrival (the request log's
+`at`, the rate clock) is when its bytes reached the server's socket, as the kernel stamped them,
+not when a server thread got round to it.
 """
 
 from __future__ import annotations
 
+import bisect
 import collections
+import contextlib
 import datetime as dt
+import io
 import json
 import random
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,8 +42,13 @@ SLOW_FAULT_KINDS = ("stall", "dribble")
 # Scripted only: "code:N" answers with API code N (vendor envelope), "status:N" with HTTP status N,
 # "badrow" with success and a row that lacks its keys.
 RATES = {e.stream: e.rate for e in ENDPOINTS if e.rate}  # stream -> (requests, seconds)
+# Linux's SO_TIMESTAMPNS (its control message, SCM_TIMESTAMPNS, has the same number); Python 3.11
+# does not name it. An accepted socket inherits it from the listening one.
+_SO_TIMESTAMPNS = 35
+_STAMPED = hasattr(socket.socket, "recvmsg_into") and hasattr(socket, "CMSG_SPACE")
 
-__all__ = ["FAULT_KINDS", "RATES", "SLOW_FAULT_KINDS", "ApiDouble", "Credentials", "Faults"]
+__all__ = ["FAULT_KINDS", "RATES", "SLOW_FAULT_KINDS", "ApiDouble", "Credentials", "Faults",
+           "StampedHandler", "stamp_arrivals"]
 
 
 class Credentials:
@@ -59,14 +72,19 @@ class Credentials:
 
 @dataclass
 class Faults:
-    """rate: share of requests that fail, drawn from `kinds` by a seeded generator; `script`: the
-    faults of the next requests, in order, before any random ones. The other fields time the
-    faults of those names (429's Retry-After, timeout, stall, dribble), in seconds."""
+    """rate: share of requests that fail, drawn from `kinds` by a seeded generator in the order
+    requests arrive (the seed fixes the run's nth draw, not which request makes it); `script`:
+    the faults of the next requests, in order, before any random ones. `per_request`: at most
+    that many random faults for one request (its stream and logged parameters), then it is
+    answered without a draw (None: no bound, a request may meet fault after fault; with
+    concurrent workers which one does depends on the order they arrive in). The other fields
+    time the faults of those names (429's Retry-After, timeout, stall, dribble), in seconds."""
 
     rate: float = 0.0
     kinds: tuple[str, ...] = FAULT_KINDS
     seed: int = 7
     script: list[str] = field(default_factory=list)
+    per_request: int | None = None
     retry_after: float = 1.0
     timeout_sleep: float = 3.0
     stall_seconds: float = 30.0
@@ -79,6 +97,37 @@ def _rate(value) -> tuple[int, float] | None:
     return (int(count), float(seconds)) if count and seconds else None
 
 
+def stamp_arrivals(sock: socket.socket) -> None:
+    """Have the kernel stamp what this listening socket, and the ones it accepts, receive (for
+    a server whose handler is a StampedHandler)."""
+    if _STAMPED:  # elsewhere (not Linux) arrivals are read off the clock as a request is parsed
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+
+
+class _StampedReader(io.RawIOBase):
+    """A connection's reading side that keeps the kernel's receive time of what it reads last:
+    on 127.0.0.1 the moment the client sent it, however late a busy server thread reads it."""
+
+    _SPACE = socket.CMSG_SPACE(16) if _STAMPED else 0
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self._sock = sock
+        self.received: float | None = None  # epoch seconds
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n, ancillary, _, _ = self._sock.recvmsg_into([buffer], self._SPACE)
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= 16:
+                seconds, nanos = struct.unpack("qq", data[:16])
+                self.received = seconds + nanos / 1e9
+        return n
+
+
 class ApiDouble:
     """The server and its data: one table per registered stream, `tables[stream]`, also reachable
     by the endpoint's alias (`double.sms`, `double.cc`, ...).
@@ -87,8 +136,9 @@ class ApiDouble:
     clock unless a test replaces it). `rate_limits`: per stream, the seconds between two requests,
     or (requests, seconds), overriding the endpoint's documented rate (0 turns one off). The rate
     clock counts every request that reaches the API, refused ones too (not those an injected
-    fault answered instead). `on_request(stream, params, n)`, if set, runs before each request
-    is answered (n: that stream's requests so far, this one included), e.g. to add rows mid-run.
+    fault answered instead), each at its arrival (see the module's docstring).
+    `on_request(stream, params, n)`, if set, runs before each request is answered (n: that
+    stream's requests so far, this one included), e.g. to add rows mid-run.
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0,
@@ -106,7 +156,7 @@ class ApiDouble:
         self.clock = time.time
         self.rate_limits: dict = {**RATES, **(rate_limits or {})}
         self.rate_violations = dict.fromkeys(RATES, 0)
-        self._arrivals: dict[str, collections.deque] = {s: collections.deque() for s in RATES}
+        self._arrivals: dict[str, list[float]] = {s: [] for s in RATES}  # monotonic, in order
         self.on_request = None
         # a server that ignores the page size asked: stream -> the rows it serves a page
         self.serve_page_size: dict[str, int] = {}
@@ -117,8 +167,10 @@ class ApiDouble:
         self.cache: dict = {}  # endpoints' derived data, keyed by their table's version
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
+        self._met: dict[str, int] = {}  # request -> random faults it met (per_request)
         self._order_cache: dict[tuple, list[int]] = {}
         self.server = _Server((host, port), _Handler)
+        stamp_arrivals(self.server.socket)
         self.server.daemon_threads = True
         self.server.double = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -156,6 +208,7 @@ class ApiDouble:
         with self._lock:
             self.faults = faults
             self._rng = random.Random(faults.seed)
+            self._met.clear()
 
     def requests(self, stream: str | None = None) -> list[dict]:
         with self._lock:
@@ -187,31 +240,46 @@ class ApiDouble:
         """Epoch seconds of a naive wall time in the double's zone."""
         return wall.replace(tzinfo=self.zone).timestamp()
 
-    def too_frequent(self, stream: str) -> bool:
-        """Record an arrival; True (and one more violation) if it breaks the stream's limit."""
+    def too_frequent(self, stream: str, arrived: float | None = None) -> bool:
+        """Record an arrival (`arrived`: epoch seconds, default now); True (and one more
+        violation) if the stream's limit already holds that many arrivals in the window before
+        it. Two requests read in the other order than they arrived are still each judged at
+        its own arrival."""
         if stream not in self._arrivals:
             return False
         now = time.monotonic()
+        if arrived is not None:  # the same instant on the monotonic clock
+            now -= max(0.0, time.time() - arrived)
         with self._lock:
             arrivals = self._arrivals[stream]
             limit = _rate(self.rate_limits.get(stream, 0))
             count, window = limit or (0, 0.0)
-            while arrivals and now - arrivals[0] >= window:
-                arrivals.popleft()
-            refused = limit is not None and len(arrivals) >= count
-            arrivals.append(now)
+            # forget what no request read from now on can be within a window of (one read
+            # more than a minute after it arrived is not expected)
+            del arrivals[:bisect.bisect_left(arrivals, now - window - 60.0)]
+            before = bisect.bisect_right(arrivals, now) - bisect.bisect_right(arrivals,
+                                                                               now - window)
+            refused = limit is not None and before >= count
+            bisect.insort(arrivals, now)
             if refused:
                 self.rate_violations[stream] += 1
             return refused
 
-    def _next_fault(self) -> str | None:
+    def _next_fault(self, stream: str, params: dict) -> str | None:
+        """The next scripted fault, else the next random draw (see Faults)."""
         with self._lock:
             f = self.faults
             if f.script:
                 return f.script.pop(0)
-            if f.rate and self._rng.random() < f.rate:
-                return self._rng.choice(f.kinds)
-            return None
+            if not f.rate:
+                return None
+            request = f"{stream} {json.dumps(params, sort_keys=True, default=str)}"
+            if f.per_request is not None and self._met.get(request, 0) >= f.per_request:
+                return None  # its faults have cleared: answered, no draw spent
+            if self._rng.random() >= f.rate:
+                return None
+            self._met[request] = self._met.get(request, 0) + 1
+            return self._rng.choice(f.kinds)
 
 
 ROUTES = {(e.method, e.path): e for e in ENDPOINTS}
@@ -224,7 +292,31 @@ class _Server(ThreadingHTTPServer):
         pass  # a client that gave up (an injected timeout) leaves a broken pipe: expected
 
 
-class _Handler(BaseHTTPRequestHandler):
+class StampedHandler(BaseHTTPRequestHandler):
+    """A request handler that knows when the request it handles arrived: `arrived`, epoch
+    seconds, the kernel's receive time of its first bytes (see stamp_arrivals; without it, or
+    off Linux, the clock's time as the request is parsed)."""
+
+    arrived = 0.0
+
+    def setup(self) -> None:
+        super().setup()
+        if _STAMPED:
+            self._stamps = _StampedReader(self.connection)
+            self.rfile.close()  # the buffered file over the socket's recv; the socket stays
+            self.rfile = io.BufferedReader(self._stamps)
+
+    def parse_request(self) -> bool:
+        # its request line has just been read: the read that brought it was stamped
+        stamps = getattr(self, "_stamps", None)
+        received = stamps.received if stamps is not None else None
+        if stamps is not None:
+            stamps.received = None  # a request already buffered (pipelined) reads the clock
+        self.arrived = received or time.time()
+        return super().parse_request()
+
+
+class _Handler(StampedHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # else keep-alive stalls ~40 ms a request (TOOLCHAIN.md)
 
@@ -253,7 +345,8 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint = ROUTES.get((method, parts.path))
         if endpoint is None:
             return self._send(404, b'{"error":"not found"}')
-        return self._serve(endpoint, Request(parse_qs(parts.query), self.headers, body))
+        return self._serve(endpoint, Request(parse_qs(parts.query), self.headers, body,
+                                             self.arrived))
 
     def _control(self, command: dict) -> None:
         d = self.double
@@ -290,9 +383,10 @@ class _Handler(BaseHTTPRequestHandler):
         d = self.double
         if d.latency_ms:
             time.sleep(d.latency_ms / 1000)
-        fault = d._next_fault()
         params = endpoint.params(req)
-        entry = {"stream": endpoint.stream, "params": params, "fault": fault, "at": time.time()}
+        fault = d._next_fault(endpoint.stream, params)
+        entry = {"stream": endpoint.stream, "params": params, "fault": fault,
+                 "at": req.arrived or time.time()}
         with d._lock:
             d.log.append(entry)
         hook = d.on_request

@@ -27,6 +27,7 @@ class Request:
     query: dict[str, list[str]]
     headers: Any  # the handler's email.message.Message: case-insensitive .get()
     body: bytes
+    arrived: float | None = None  # epoch seconds its bytes reached the server (None: now)
 
 
 class Endpoint:

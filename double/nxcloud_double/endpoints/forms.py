@@ -39,7 +39,7 @@ class FormEndpoint(Endpoint):
 
     def answer(self, double, req: Request) -> Reply:
         # the rate limit comes first: the gateway counts what arrives, valid or not
-        if double.too_frequent(self.stream):
+        if double.too_frequent(self.stream, req.arrived):
             return self.refuse("rate")
         fields = form_fields(req)
         if fields is None or any(not fields.get(n) for n in (*SECRETS, *self.required)):
