@@ -341,11 +341,33 @@ def load_audit(environ: Mapping[str, str] = os.environ, now: dt.datetime | None 
                           now or dt.datetime.now(dt.UTC))
 
 
+_RECENT: dict[tuple, tuple[float, Audit | Exception]] = {}
+RECENT_SECONDS = 30  # the code location reads sync_audit twice as it loads: once is enough
+
+
+def recent_audit(environ: Mapping[str, str] = os.environ) -> Audit:
+    """load_audit, or what it gave (rows or error) for the same warehouse in the last
+    RECENT_SECONDS: the accounts' order and the alarm accounts, read when the code location
+    loads, cost one read (and an unreachable warehouse one timeout). The checks read afresh."""
+    where = warehouse(environ)
+    key = (where.kind, where.schema, str(where.duckdb_path), tuple(sorted(where.postgres.items())))
+    at, found = _RECENT.get(key, (-float("inf"), None))
+    if time.monotonic() - at > RECENT_SECONDS:
+        try:
+            found = load_audit(environ)
+        except Exception as exc:
+            found = exc
+        _RECENT[key] = (time.monotonic(), found)
+    if isinstance(found, Exception):
+        raise found
+    return found
+
+
 def margins(environ: Mapping[str, str] = os.environ) -> dict[str, float | None] | None:
     """Each account's smallest retention margin now (hours; None: no stream with one) from the
     latest sync_audit rows; None when the warehouse or its sync_audit cannot be read."""
     try:
-        audit = load_audit(environ)
+        audit = recent_audit(environ)
     except Exception as exc:  # no warehouse yet, unreachable, locked: the order stays as it is
         LOG.info("retention margins not read (%s): %s", type(exc).__name__, exc)
         return None
@@ -463,7 +485,7 @@ def alarm_accounts(named: Iterable[str], environ: Mapping[str, str] = os.environ
     extra = [n.strip() for n in (environ.get("NXCLOUD_ALARM_ACCOUNTS") or "").split(",")]
     accounts += [n for n in extra if n and n not in accounts]
     try:
-        found = load_audit(environ).accounts
+        found = recent_audit(environ).accounts
     except Exception as exc:  # the code location loads all the same
         LOG.info("sync_audit not read for the alarm accounts (%s): %s", type(exc).__name__, exc)
         found = []

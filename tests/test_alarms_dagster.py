@@ -192,6 +192,13 @@ def test_no_warehouse_no_alarm_accounts_and_a_clear_failure(environ, tmp_path):
     assert verdicts == {} and not success
     with pytest.raises(Exception, match=r"missing\.duckdb"):
         alarms.load_audit()
+    # loading the code location reads the warehouse once (the order, then the alarm accounts):
+    # an unreachable one costs one timeout, not two
+    environ.setenv("TARGET_DUCKDB_PATH", str(tmp_path / "other-missing.duckdb"))
+    reads, load = [], alarms.load_audit
+    environ.setattr(alarms, "load_audit", lambda *a, **k: reads.append(1) or load(*a, **k))
+    assert alarms.margins() is None and alarms.alarm_accounts(["acme"]) == ["acme"]
+    assert alarms.margins() is None and len(reads) == 1
     environ.setenv("NXCLOUD_WAREHOUSE", "bigquery")
     with pytest.raises(Exception, match="duckdb or postgres"):
         alarms.warehouse()
