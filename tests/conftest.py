@@ -148,6 +148,14 @@ def interrupt(config: dict, tmp_path: Path, when, sig: int = signal.SIGKILL,
     return proc.returncode, messages, stderr
 
 
+# A whole CLI run that must end "at once" (a refusal, an unreachable host) is bounded by half of
+# what the wrong behaviour would take, not by what the right one takes: the start alone took 8 s
+# at a load of 12 on two cores, where 5 to 15 s were allowed. With SLOW_BACKOFF in its config a
+# single backoff pause is 60 s or more (equal jitter: half of 120 s at least).
+SLOW_BACKOFF = {"backoff_base_seconds": 120, "backoff_max_seconds": 240}
+AT_ONCE = 30  # seconds
+
+
 def run_tap(config: dict, tmp_path: Path, *args: str, state: dict | None = None,
             env: dict | None = None, timeout: float = 120) -> Run:
     """The CLI on `config` (its `_select`: see _command), to its end."""

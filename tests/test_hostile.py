@@ -26,7 +26,9 @@ from tap_nxcloud.spec import RATE_WINDOW
 from tap_nxcloud.streams import BY_NAME
 
 from .conftest import (
+    AT_ONCE,
     PACED,
+    SLOW_BACKOFF,
     STREAM_NAMES,
     WALL_STREAMS,
     ZONE,
@@ -507,11 +509,11 @@ def test_a_bookmark_of_any_shape_ends_in_one_line(double, tmp_path, value):
 # --- fail fast on what cannot heal -----------------------------------------------------------
 def test_an_unknown_host_fails_at_once_naming_it(double, tmp_path):
     stream = "sms_cdrs"
-    config = stream_config("http://no-such-host.invalid:8443", double, stream,
-                           backoff_base_seconds=2, backoff_max_seconds=120, max_retries=6)
+    config = stream_config("http://no-such-host.invalid:8443", double, stream, max_retries=6,
+                           **SLOW_BACKOFF)
     run = run_tap(config, tmp_path)
     check(run, code=1, needles=(stream, "no-such-host.invalid:8443", "DNS"))
-    assert run.seconds < 5
+    assert run.seconds < AT_ONCE  # not retried: one pause would be 60 s
 
 
 def test_a_refused_tls_certificate_fails_at_once_naming_the_host(double, tmp_path):
@@ -521,15 +523,14 @@ def test_a_refused_tls_certificate_fails_at_once_naming_the_host(double, tmp_pat
     context = __import__("ssl").create_default_context(__import__("ssl").Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
     with Hostile(double.url, tls=context) as hostile:
-        config = stream_config(hostile.url, double, stream, backoff_base_seconds=2,
-                               backoff_max_seconds=120, max_retries=6)
+        config = stream_config(hostile.url, double, stream, max_retries=6, **SLOW_BACKOFF)
         run = run_tap(config, tmp_path)
         host = hostile.url.split("//")[1]
         # trusting the CA (as a user would for their proxy) makes the same server work
         with ca.cert_pem.tempfile() as bundle:
             trusted = run_tap(config, tmp_path, env={"REQUESTS_CA_BUNDLE": bundle})
     check(run, code=1, needles=(stream, f"TLS certificate of {host} was refused"))
-    assert run.seconds < 5
+    assert run.seconds < AT_ONCE  # not retried: one pause would be 60 s
     check(trusted, code=0)
     assert_rows_exact(trusted, double, stream)
 
@@ -538,11 +539,11 @@ def test_refused_connections_from_the_start_name_the_host(double, tmp_path):
     """A host that never answered in the run is named after two quick tries (a host that
     answered before is retried: tests/test_unreachable_host.py)."""
     stream = "flash_call_cdrs"
-    config = stream_config("http://127.0.0.1:9", double, stream, max_retries=2)
+    config = stream_config("http://127.0.0.1:9", double, stream, max_retries=2, **SLOW_BACKOFF)
     run = run_tap(config, tmp_path)
     check(run, code=1, needles=("cannot connect to 127.0.0.1:9: the connection was refused",
                                 "check api_url"))
-    assert run.seconds < 5
+    assert run.seconds < AT_ONCE  # two tries 1 s apart, not a backoff pause of 60 s
 
 
 # --- secrets never reach the output ----------------------------------------------------------
