@@ -133,7 +133,6 @@ def test_redirects_are_never_followed(double, tmp_path, stream, status):
         with Hostile(double.url, lambda req: Reply(status, {"Location": target})
                      if req.path == path else None) as hostile:
             run = run_tap(stream_config(hostile.url, double, stream), tmp_path)
-        time.sleep(0.2)
     check(run, code=1, needles=(stream, f"HTTP {status} redirect to 127.0.0.1:{port}",
                                 "api_url"))
     assert catcher.connections == 0 and catcher.received == b""

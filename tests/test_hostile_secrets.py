@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from urllib.parse import quote, quote_plus
 
@@ -148,9 +149,11 @@ def test_a_secret_nested_880_deep_is_masked_without_a_recursion_limit(double, tm
     _same_rows(run, double, stream)
 
 
-def _spooled(proc: subprocess.Popen, tmpdir: str) -> dict[str, bytes]:
+def _spooled(proc: subprocess.Popen, tmpdir: str,
+             masked: threading.Event | None = None) -> dict[str, bytes]:
     """While the tap runs, what its files under `tmpdir` hold (the read-ahead spool is an
-    anonymous file there: read through /proc), the most seen of each."""
+    anonymous file there: read through /proc), the most seen of each; `masked` is set once one
+    was seen holding a masked value."""
     seen: dict[str, bytes] = {}
     fds = f"/proc/{proc.pid}/fd"
     while proc.poll() is None:
@@ -169,6 +172,8 @@ def _spooled(proc: subprocess.Popen, tmpdir: str) -> dict[str, bytes]:
                 continue
             if len(data) > len(seen.get(target, b"")):
                 seen[target] = data
+            if masked is not None and b"***" in data:
+                masked.set()
         time.sleep(0.01)
     return seen
 
@@ -176,20 +181,22 @@ def _spooled(proc: subprocess.Popen, tmpdir: str) -> dict[str, bytes]:
 @pytest.mark.parametrize("stream", PACED)
 def test_the_read_ahead_spool_never_holds_a_secret(double, tmp_path, stream):
     """A paced stream's rows wait in an anonymous temporary file until its turn; another
-    stream, answered slowly once, holds the turn back long enough for the paced stream's later
-    windows to be spooled and the file read."""
+    stream's request is held, and the turn with it, until the file was read holding the echoed
+    rows (masked): an event, where a sleep of 6 s raced the paced windows on a loaded machine.
+    """
     load_stream(double, stream, 30, seed=33)
     other = "flash_call_cdrs"  # pages of 100: requests after its credential check
     load_stream(double, other, 400, seed=33)
     echo = _echo(stream)
 
     asked = [0]
+    masked = threading.Event()
 
     def rule(req):
         if req.path == wire_path(BY_NAME[other]):
             asked[0] += 1
             if asked[0] == 2:  # its first after the credential check: the turn waits
-                time.sleep(6)
+                masked.wait(60)  # a guard: the assertion below says what was missing
             return None
         return echo(req)
     spool_dir = tmp_path / "spool"
@@ -202,7 +209,7 @@ def test_the_read_ahead_spool_never_holds_a_secret(double, tmp_path, stream):
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(_command(config, tmp_path), stdout=out, stderr=err, env=env)
             try:
-                spooled = _spooled(proc, str(spool_dir))
+                spooled = _spooled(proc, str(spool_dir), masked)
                 proc.wait(timeout=120)
             finally:
                 if proc.poll() is None:
