@@ -21,10 +21,11 @@ flattening on, target-duckdb's own flatten_record builds both, as before.
 
 Memory (README.md beside this package): the batch's keys (~150 bytes a row), then DuckDB's COPY
 and upsert of `batch_size_rows` rows, ~2 KB a row of the contact center's at their peak.  So the
-default batch is 50 000 rows here (target-duckdb's is 100 000), and DuckDB runs one thread and
-gives freed memory back (DUCKDB_SETTINGS; the config's `settings` override them).  DuckDB keeps
-some of each table it has written (its own memory_limit bounds that).  Everything else (settings,
-table layout, upsert by key, STATE, when batches are flushed) is target-duckdb 0.8.0's.
+default batch is 40 000 rows here (target-duckdb's is 100 000), and DuckDB runs one thread and
+gives freed memory back (DUCKDB_SETTINGS; the config's `settings` override them).  DuckDB also
+keeps some of the tables it has written, growing slowly with them (its setting memory_limit
+bounds that).  Everything else (settings, table layout, upsert by key, STATE, a flush each
+`batch_size_rows` keys of a stream) is target-duckdb 0.8.0's.
 """
 import argparse
 import copy
@@ -43,8 +44,9 @@ from target_duckdb import db_sync
 __all__ = ["Encoder", "main", "patch", "persist_lines"]
 
 _MAX_LINE = 2_097_152  # duckdb's default max_line_size
-# target-duckdb's default is 100 000: its flush then peaks at ~290 MB (218 463 rows, README.md)
-DEFAULT_BATCH_SIZE_ROWS = 50_000
+# target-duckdb's default is 100 000: a flush then peaks at ~290 MB, 50 000 at ~230-270 MB (218 463
+# rows, README.md beside this package)
+DEFAULT_BATCH_SIZE_ROWS = 40_000
 # DuckDB settings unless the config's `settings` has them (and if this duckdb knows them): one
 # thread (a second one cost more CPU than it saved, beside the tap), and freed memory given back
 # to the system after each statement instead of kept for the next batch (peak RSS ~20 % lower)
@@ -85,31 +87,35 @@ def _field(value):
 # --- _utc without fromisoformat for the usual shapes ---------------------------------------------
 # YYYY-MM-DDTHH:MM:SS[.fff|.ffffff] then Z or +HH:MM/-HH:MM. An offset of whole minutes moves only
 # the date, hour and minute, so the UTC text is two parts: the first 16 characters and the zone
-# give "YYYY-MM-DD HH:MM" (what `_utc` makes of that minute with seconds 00), and the seconds and
-# fraction give ":SS[.ffffff]" as isoformat writes them (no fraction when it is 0). Both are kept
-# once `_utc_shaped` has checked the shape; a value of any other shape, or a minute that `_utc`
-# leaves unchanged (not a valid date-time), goes through `_utc` itself.
-_SECONDS = frozenset(f"{s:02d}" for s in range(60))
+# give "YYYY-MM-DD HH:MM" (what `_utc` makes of that minute with seconds 00, kept once
+# `_utc_shaped` has checked the shape), and ":SS[.ffffff]" follows as isoformat writes it (no
+# fraction when it is 0). A value of any other shape, or a minute that `_utc` leaves unchanged
+# (not a valid date-time), goes through `_utc` itself.
+_SECONDS = frozenset(f":{s:02d}" for s in range(60))
 _MINUTES: dict[str, str] = {}  # "YYYY-MM-DDTHH:MM" + zone -> "YYYY-MM-DD HH:MM", in UTC
-_TAILS: dict[str, str] = {}  # ":SS.fff" -> ":SS.fff000"
-_KEPT = 50_000  # entries per dict, at most
+_KEPT = 50_000  # minutes kept, at most (a month of minutes in one zone: 44 640)
 
 
 def _utc_text(value):
     """_utc(value) for a str value, exactly (tests/test_duckdb_loader_exact.py)."""
     if value[-1:] == "Z":
         minute = _MINUTES.get(value[:16] + "Z")
-        tail = _TAILS.get(value[16:-1])
+        tail = value[16:-1]
     else:
         minute = _MINUTES.get(value[:16] + value[-6:])
-        tail = _TAILS.get(value[16:-6])
-    if minute is None or tail is None:
-        return _utc_shaped(value)
-    return minute + tail
+        tail = value[16:-6]
+    if minute is not None and tail[:3] in _SECONDS:
+        n = len(tail)
+        if n == 3:
+            return minute + tail
+        fraction = tail[4:]
+        if n in (7, 10) and tail[3] == "." and fraction.isdigit() and fraction.isascii():
+            return minute + (tail[:3] if fraction.count("0") == n - 4 else tail.ljust(10, "0"))
+    return _utc_shaped(value)
 
 
 def _utc_shaped(value):
-    """_utc(value), keeping its two parts when the value has the usual shape."""
+    """_utc(value), keeping its minute when the value has the usual shape."""
     n = len(value)
     if value[-1:] == "Z":
         zone, end = "Z", n - 1
@@ -118,8 +124,8 @@ def _utc_shaped(value):
     else:
         return _utc(value)
     tail = value[16:end]
-    if (end not in (19, 23, 26) or value[10] != "T" or value[13] != ":" or tail[:1] != ":"
-            or tail[1:3] not in _SECONDS):
+    if (end not in (19, 23, 26) or value[10] != "T" or value[13] != ":"
+            or tail[:3] not in _SECONDS):
         return _utc(value)
     if end == 19:
         out = tail
@@ -131,11 +137,9 @@ def _utc_shaped(value):
     minute = _utc(value[:16] + ":00" + zone)
     if minute[10:11] != " ":  # unchanged: not a valid date-time
         return _utc(value)
-    for kept in (_MINUTES, _TAILS):
-        if len(kept) >= _KEPT:
-            kept.clear()
+    if len(_MINUTES) >= _KEPT:
+        _MINUTES.clear()
     _MINUTES[value[:16] + zone] = minute = minute[:16]
-    _TAILS[tail] = out
     return minute + out
 
 
@@ -179,26 +183,30 @@ class Encoder:
         self.line = self._flat_line if self.flat else self._generated_line()
 
     def _generated_line(self):
+        # names reach the code as variables (n0, n1, ... and the tuple names), never as its text
         scope = {"_plain": _plain, "_stamp": _stamp, "_utc_text": _utc_text,
-                 "_dumps": json.dumps, "str": str}
-        body = ["def line(record):", "    get = record.get"]
+                 "_dumps": json.dumps, "str": str, "repr": repr, "names": tuple(self.names)}
+        body = ["def line(record):"]
+        if self.names:
+            body.append(f"    ({''.join(f'v{i}, ' for i in range(len(self.names)))}) = "
+                        f"map(record.get, names)")
         parts = []
         for i, name in enumerate(self.names):
-            scope[f"n{i}"] = name  # names reach the code as variables, never as its text
+            scope[f"n{i}"] = name
             quoted = "'\"' + {}.replace('\"', '\"\"') + '\"'"
             if name in self.dumped:
                 body.append(f"    v{i} = _dumps(record[n{i}]) if n{i} in record else None")
                 parts.append(f"({quoted.format(f'v{i}')} if v{i} is not None else '')")
             elif name in self.stamps:
-                body.append(f"    v{i} = get(n{i})")
                 parts.append(f"({quoted.format(f'_utc_text(v{i})')} "
                              f"if v{i}.__class__ is str else '' if v{i} is None "
                              f"else _stamp(v{i}))")
             else:
-                body.append(f"    v{i} = get(n{i})")
                 parts.append(f"({quoted.format(f'v{i}')} "
                              f"if v{i}.__class__ is str else '' if v{i} is None "
                              f"else '\"' + str(v{i}) + '\"' if v{i}.__class__ is int "
+                             f"else '\"' + repr(v{i}) + '\"' if v{i}.__class__ is float "
+                             f"else '\"true\"' if v{i} is True else '\"false\"' if v{i} is False "
                              f"else _plain(v{i}))")
         body.append(f"    return ','.join(({', '.join(parts)},))" if parts else "    return ''")
         exec("\n".join(body), scope)  # noqa: S102 (built above from indices, quotes and calls)
