@@ -152,17 +152,19 @@ def _check_within(lane, grace: float) -> None:
             outcome.append(None)
         except BaseException as exc:
             outcome.append(exc)
-    # its own cancel event: a check given up on stops retrying (the stream's event is shared)
-    lane.client.cancel = given_up = threading.Event()
+    # its own cancel event while checked: a check given up on stops retrying (the stream's
+    # event is shared by every lane); a lane that answered gets the stream's back
+    shared, lane.client.cancel = lane.client.cancel, threading.Event()
     thread = threading.Thread(target=run, daemon=True, name="nxcloud-check")
     thread.start()
     thread.join(grace)
     if thread.is_alive():
-        given_up.set()
+        lane.client.cancel.set()
         raise Silent(f"{lane.name}: {lane.where_prefix}{lane.client.host} did not answer the "
                      f"credential check within {grace:g} s (request_timeout and a margin); "
                      "this account is left out of the run (its bookmarks stay) while the others "
                      "are read")
+    lane.client.cancel = shared
     if outcome and outcome[0] is not None:
         raise outcome[0]
 
