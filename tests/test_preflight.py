@@ -49,3 +49,15 @@ def test_refusals_of_one_key_pair_are_one_line():
                        for lane in lanes]])
     assert lines == ["sms_cdrs, sms_daily_reports and balances: NXCloud code 2 "
                      "(check sms_app_key)"]
+
+
+def test_a_check_that_answered_gives_the_lane_its_streams_cancel_event_back(monkeypatch):
+    """A check runs with a cancel event of its own (to stop a given-up check's retries); a lane
+    whose check answered must see its stream's event again, or a signal would not stop it."""
+    import threading
+
+    shared = threading.Event()
+    lane = SimpleNamespace(client=SimpleNamespace(cancel=shared), kept=None)
+    monkeypatch.setattr(preflight, "probe", lambda lane, keep: None)
+    preflight._check_within(lane, grace=30)
+    assert lane.client.cancel is shared
