@@ -2,7 +2,8 @@
 and groups, AI-agent tasks and calls) over HTTP, as a client sees them; their generators; and
 their schema files against what the double sends.
 
-Only `requests` talks to the double here (no tap code), with its own signer (test_double_cdr_endpoints.sign).
+Only `requests` talks to the double here (no tap code), with its own signer
+(test_double_cdr_endpoints.sign).
 """
 
 from __future__ import annotations
