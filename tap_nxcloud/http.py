@@ -99,6 +99,8 @@ class Throttle:
             at = self._last_send = max(now, self._last_send + self.min_interval)
         if at > now and cancel.wait(at - now):
             raise InterruptedError("cancelled")
+        with self._lock:  # a late wake-up sends late: the next send is spaced from the real one
+            self._last_send = max(self._last_send, self._clock())
 
     def done(self, holds_solo: bool, *, ok: bool, pause: float = 0.0) -> None:
         with self._lock:
